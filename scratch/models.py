@@ -1,0 +1,282 @@
+r"""Softmax regression and the multi-layer perceptron, forward and backward by hand.
+
+A model is nothing but its parameter dict: ``W1, b1, W2, b2, ...`` with ``W_l: (D_{l-1}, D_l)`` and
+``b_l: (D_l,)``. Softmax regression 784->10 is the one-layer case (``W1: (784, 10)``); the tutorial MLP
+784-300-10 has two layers. Hidden layers apply an activation (ReLU by default); the last layer gives
+the logits, and the loss applies the softmax.
+
+The seam shared with :mod:`tfimpl.models` is :func:`loss_and_grads` ``(params, x, y) -> (loss, grads)``:
+here the gradients are worked out by hand, layer by layer, in reverse; there ``tf.GradientTape`` does it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+import numpy as np
+
+from . import layers, losses
+from .data import one_hot
+from .initializers import INITIALIZERS
+
+__all__ = [
+    "MODELS",
+    "accuracy",
+    "backward",
+    "evaluate",
+    "forward",
+    "init_params",
+    "input_grad",
+    "layer_sizes",
+    "loss_and_grads",
+    "predict",
+]
+
+#: The two architectures and their hidden layers (``--hidden`` overrides the MLP's).
+MODELS = {"linear": (), "mlp": (300,)}
+NUM_INPUTS = 784
+NUM_CLASSES = 10
+
+
+def layer_sizes(model: str = "linear", hidden: Sequence[int] | None = None) -> list[int]:
+    """``[784, *hidden, 10]``; ``linear`` has no hidden layer, ``mlp`` defaults to 300 units."""
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r}; choose one of {sorted(MODELS)}")
+    if model == "linear":
+        if hidden:
+            raise ValueError("the linear model has no hidden layer; drop --hidden or use --model mlp")
+        return [NUM_INPUTS, NUM_CLASSES]
+    hidden = MODELS[model] if hidden is None else tuple(hidden)
+    if not hidden or any(int(h) <= 0 for h in hidden):
+        raise ValueError(f"hidden layer sizes must be positive integers, got {hidden}")
+    return [NUM_INPUTS, *map(int, hidden), NUM_CLASSES]
+
+
+def init_params(
+    model: str = "linear",
+    *,
+    hidden: Sequence[int] | None = None,
+    init: str = "zeros",
+    std: float | None = None,
+    seed: int = 0,
+    dtype=np.float32,
+) -> dict[str, np.ndarray]:
+    r"""Fresh parameters: weights from the named initialiser, biases zero.
+
+    Parameters
+    ----------
+    model : {"linear", "mlp"}
+    hidden : sequence of int, optional
+        Hidden layer widths for ``mlp`` (default ``(300,)``).
+    init : {"zeros", "normal", "truncated_normal", "glorot_uniform"}
+    std : float, optional
+        Standard deviation for the normal initialisers (their defaults: 0.03 and 0.01).
+    seed : int
+        Seeds a :class:`numpy.random.Generator`; the same seed gives the same arrays.
+    dtype : float32 or float64
+
+    Returns
+    -------
+    dict
+        ``{"W1": (784, H), "b1": (H,), ..., "WL": (H, 10), "bL": (10,)}`` in layer order.
+    """
+    if init not in INITIALIZERS:
+        raise ValueError(f"unknown initialiser {init!r}; choose one of {sorted(INITIALIZERS)}")
+    if std is not None and not std > 0:
+        raise ValueError(f"std must be positive, got {std}")
+    dtype = np.dtype(dtype)
+    rng = np.random.default_rng(seed)
+    kwargs = {} if std is None else {"std": std}
+    sizes = layer_sizes(model, hidden)
+    params = {}
+    for l, (d_in, d_out) in enumerate(itertools.pairwise(sizes), start=1):
+        params[f"W{l}"] = INITIALIZERS[init]((d_in, d_out), dtype, rng, **kwargs)
+        params[f"b{l}"] = np.zeros(d_out, dtype=dtype)
+    return params
+
+
+def _num_layers(params: dict[str, np.ndarray]) -> int:
+    return len(params) // 2
+
+
+def _check_inputs(params: dict[str, np.ndarray], x: np.ndarray) -> None:
+    W1 = params["W1"]
+    if x.ndim != 2 or x.shape[1] != W1.shape[0]:
+        raise ValueError(f"x must have shape (N, {W1.shape[0]}), got {x.shape}; flatten images to 784 pixels")
+    if x.dtype != W1.dtype:
+        raise TypeError(
+            f"x is {x.dtype} but the parameters are {W1.dtype}; load the data with dtype={W1.dtype} "
+            "(mixing them would silently compute in the wider type)"
+        )
+
+
+def forward(params: dict[str, np.ndarray], x: np.ndarray, *, activation: str = "relu"):
+    r"""Logits of a batch, and the caches backward needs.
+
+    .. math::
+
+        h_0 = x, \qquad h_\ell = f(h_{\ell-1} W_\ell + b_\ell)\ (\ell < L), \qquad z = h_{L-1} W_L + b_L
+
+    Parameters
+    ----------
+    params : dict
+    x : (N, 784) array
+    activation : {"relu", "sigmoid", "tanh"}
+
+    Returns
+    -------
+    logits : (N, 10) array
+    caches : list
+        One ``(dense_cache, activation_cache)`` per layer; the last layer's activation cache is None.
+    """
+    _check_inputs(params, x)
+    h, caches = x, []
+    n_layers = _num_layers(params)
+    for l in range(1, n_layers + 1):
+        h, dense_cache = layers.dense_forward(h, params[f"W{l}"], params[f"b{l}"])
+        act_cache = None
+        if l < n_layers:
+            h, act_cache = layers.activation_forward(activation, h)
+        caches.append((dense_cache, act_cache))
+    return h, caches
+
+
+def backward(
+    dlogits: np.ndarray, caches: list, *, activation: str = "relu", need_dx: bool = False
+) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    r"""Backpropagation: walk the layers in reverse, each handing ``dx`` to the one before.
+
+    .. math::
+
+        \delta_L = \frac{\partial L}{\partial z}, \quad
+        dW_\ell = h_{\ell-1}^\top \delta_\ell, \quad db_\ell = \textstyle\sum_n \delta_\ell, \quad
+        \delta_{\ell-1} = f'\bigl(\delta_\ell W_\ell^\top\bigr)
+
+    where :math:`f'(\cdot)` is the activation's backward applied to the upstream gradient.
+
+    Returns
+    -------
+    grads : dict
+        ``dW1, db1, ...`` under the parameter names ``W1, b1, ...``.
+    dx : (N, 784) array or None
+        The gradient with respect to the input, only when ``need_dx`` (the optimal-input experiment).
+    """
+    grads: dict[str, np.ndarray] = {}
+    dh = dlogits
+    for l in range(len(caches), 0, -1):
+        dense_cache, act_cache = caches[l - 1]
+        if act_cache is not None:
+            dh = layers.activation_backward(activation, dh, act_cache)
+        dh, dW, db = layers.dense_backward(dh, dense_cache, need_dx=l > 1 or need_dx)
+        grads[f"b{l}"], grads[f"W{l}"] = db, dW
+    return dict(reversed(grads.items())), dh  # W1, b1, W2, b2, ... like params
+
+
+def _targets(y: np.ndarray, form: str, n: int, dtype) -> np.ndarray:
+    """Labels in the form the loss wants: class ids for sparse losses, one-hot rows for dense ones."""
+    y = np.asarray(y)
+    if y.shape[:1] != (n,):
+        raise ValueError(f"y must have one row per example ({n}), got shape {y.shape}")
+    if y.ndim == 1:
+        if not np.issubdtype(y.dtype, np.integer):
+            raise TypeError(f"1-D labels must be integer class ids, got {y.dtype}")
+        return y if form == "sparse" else one_hot(y, NUM_CLASSES, dtype)
+    if y.ndim == 2 and y.shape[1] == NUM_CLASSES:
+        return y.argmax(axis=1) if form == "sparse" else y.astype(dtype, copy=False)
+    raise ValueError(f"y must be class ids (N,) or one-hot rows (N, {NUM_CLASSES}), got shape {y.shape}")
+
+
+def loss_and_grads(
+    params: dict[str, np.ndarray],
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    loss: str = "softmax_cross_entropy",
+    l2: float = 0.0,
+    activation: str = "relu",
+) -> tuple[float, dict[str, np.ndarray]]:
+    r"""The seam: the mean loss over the batch and its gradient for every parameter, by hand.
+
+    .. math::
+
+        J(\theta) = \frac{1}{N}\sum_n \ell(z_n, y_n) + \lambda \sum_\ell \tfrac12 \lVert W_\ell \rVert^2
+
+    Forward pass, ``dlogits`` from the loss (:mod:`scratch.losses`), backward pass, plus
+    :math:`\lambda W` for the L2 penalty.
+
+    Parameters
+    ----------
+    params : dict
+        ``W1, b1, ...``, see :func:`init_params`.
+    x : (N, 784) array, same dtype as the parameters.
+    y : (N,) int class ids or (N, 10) one-hot rows; converted to what ``loss`` needs.
+    loss : str
+        A key of :data:`scratch.losses.LOSSES`.
+    l2 : float
+        :math:`\lambda`; 0 turns the penalty off.
+    activation : {"relu", "sigmoid", "tanh"}
+
+    Returns
+    -------
+    loss : float
+    grads : dict
+        Same keys, shapes and dtypes as ``params``.
+    """
+    if loss not in losses.LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; choose one of {sorted(losses.LOSSES)}")
+    logits, caches = forward(params, x, activation=activation)
+    targets = _targets(y, losses.LOSSES[loss][2], x.shape[0], x.dtype)
+    value, dlogits = losses.value_and_grad(loss, logits, targets)
+    grads, _ = backward(dlogits, caches, activation=activation)
+    if l2:
+        value += losses.l2_penalty(params, l2)
+        for k, g in losses.l2_penalty_grad(params, l2).items():
+            grads[k] += g
+    return value, grads
+
+
+def input_grad(
+    params: dict[str, np.ndarray], x: np.ndarray, *, activation: str = "relu"
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Logits, and the gradient of each example's target-class logit with respect to its input.
+
+    Used by the optimal-input experiment: with ``x: (10, 784)``, row ``k`` is an image meant for class
+    ``k``, and the returned ``dx[k]`` is :math:`\partial z_{k,k} / \partial x_k`.
+
+    Returns
+    -------
+    logits : (N, 10) array
+    dx : (N, 784) array
+    """
+    logits, caches = forward(params, x, activation=activation)
+    dlogits = np.zeros_like(logits)
+    dlogits[np.arange(len(x)), np.arange(len(x)) % NUM_CLASSES] = 1
+    _, dx = backward(dlogits, caches, activation=activation, need_dx=True)
+    return logits, dx
+
+
+def predict(params: dict[str, np.ndarray], x: np.ndarray, *, activation: str = "relu") -> np.ndarray:
+    """Class ids ``(N,)``: the argmax of the logits (ties go to the lowest class, as in TF)."""
+    logits, _ = forward(params, x, activation=activation)
+    return logits.argmax(axis=1)
+
+
+def accuracy(params: dict[str, np.ndarray], x: np.ndarray, labels: np.ndarray, *, activation: str = "relu") -> float:
+    """Share of ``x`` whose predicted class equals ``labels``."""
+    return float(np.mean(predict(params, x, activation=activation) == labels))
+
+
+def evaluate(
+    params: dict[str, np.ndarray],
+    x: np.ndarray,
+    labels: np.ndarray,
+    *,
+    loss: str = "softmax_cross_entropy",
+    activation: str = "relu",
+) -> tuple[float, float]:
+    """``(loss, accuracy)`` on a whole split, with no L2 term."""
+    loss_fn, _, form = losses.LOSSES[loss]
+    logits, _ = forward(params, x, activation=activation)
+    value = loss_fn(logits, _targets(labels, form, len(x), x.dtype))
+    return value, float(np.mean(logits.argmax(axis=1) == labels))
