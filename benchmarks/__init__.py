@@ -1,0 +1,1 @@
+"""pytest-benchmark suites (``bench_*.py``) and, later, the comparative report."""

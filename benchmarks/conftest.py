@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from scratch.data import load_mnist
+
+
+@pytest.fixture(scope="session")
+def mnist():
+    return load_mnist(dtype=np.float32)

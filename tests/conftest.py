@@ -1,0 +1,20 @@
+"""Shared fixtures. The real MNIST comes from $MNIST_DIR (CI points it at ../shared/data/mnist)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from scratch.data import load_mnist
+
+
+@pytest.fixture(scope="session")
+def mnist():
+    """MNIST in float32, the dtype of every tutorial."""
+    return load_mnist(dtype=np.float32)
+
+
+@pytest.fixture(scope="session")
+def mnist64():
+    """MNIST in float64, for gradient checks and exact comparisons."""
+    return load_mnist(dtype=np.float64)
