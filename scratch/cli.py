@@ -1,8 +1,8 @@
 r"""``python -m scratch``: train a model by hand, or run the gradient checks.
 
-    python -m scratch train                       # the first tutorial: about 92% in 1000 steps
-    python -m scratch train --model mlp --init normal --lr 0.5 --loss clipped_binary_cross_entropy --epochs 10
-    python -m scratch gradcheck                   # every loss and both models against finite differences
+python -m scratch train                       # the first tutorial: about 92% in 1000 steps
+python -m scratch train --model mlp --init normal --lr 0.5 --loss clipped_binary_cross_entropy --epochs 10
+python -m scratch gradcheck                   # every loss and both models against finite differences
 """
 
 from __future__ import annotations
@@ -36,7 +36,9 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def gradcheck_table(data_dir: str | None = None, *, samples: int = 30, seed: int = 0) -> list[gradcheck.GradCheckResult]:
+def gradcheck_table(
+    data_dir: str | None = None, *, samples: int = 30, seed: int = 0
+) -> list[gradcheck.GradCheckResult]:
     r"""Every loss on raw logits, then both models with every loss, against central differences (float64).
 
     Uses 16 real MNIST training images; the model weights are small random normals (not zeros, whose
@@ -91,7 +93,11 @@ def _gradcheck(args: argparse.Namespace) -> int:
     for r in rows:
         control = r.name.startswith("NEGATIVE CONTROL")
         ok = (not r.passed) if control else r.passed
-        verdict = ("FAIL (expected)" if control else "PASS") if ok else ("PASS (control did not fail!)" if control else "FAIL")
+        verdict = (
+            ("FAIL (expected)" if control else "PASS")
+            if ok
+            else ("PASS (control did not fail!)" if control else "FAIL")
+        )
         failures += not ok
         print(
             f"{r.name:<{width}}  {r.checked:>6}  {r.max_abs_error:>11.2e}  {r.max_rel_error:>11.2e}  "

@@ -287,8 +287,13 @@ def test_keras_cache_fallback(tmp_path, monkeypatch):
     real = {role: read_idx(data._find(SHARED, name)) for role, name in FILES.items()}
     npz = tmp_path / "keras" / "mnist.npz"
     npz.parent.mkdir()
-    np.savez(npz, x_train=real["train_images"], y_train=real["train_labels"],
-             x_test=real["test_images"], y_test=real["test_labels"])
+    np.savez(
+        npz,
+        x_train=real["train_images"],
+        y_train=real["train_labels"],
+        x_test=real["test_images"],
+        y_test=real["test_labels"],
+    )
     monkeypatch.setattr(data, "KERAS_NPZ", npz)
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
     target = tmp_path / "cache"

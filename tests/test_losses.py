@@ -60,10 +60,15 @@ def test_forms_agree_where_all_are_finite(batch):
     # float64, same formula, different summation order: 1e-14 relative.
     assert losses.sparse_softmax_cross_entropy(logits, labels) == pytest.approx(dense, rel=1e-14)
     assert losses.naive_cross_entropy(logits, y) == pytest.approx(dense, rel=1e-12)
-    np.testing.assert_allclose(losses.sparse_softmax_cross_entropy_grad(logits, labels),
-                               losses.softmax_cross_entropy_grad(logits, y), rtol=0, atol=1e-17)
-    np.testing.assert_allclose(losses.naive_cross_entropy_grad(logits, y),
-                               losses.softmax_cross_entropy_grad(logits, y), rtol=0, atol=1e-15)
+    np.testing.assert_allclose(
+        losses.sparse_softmax_cross_entropy_grad(logits, labels),
+        losses.softmax_cross_entropy_grad(logits, y),
+        rtol=0,
+        atol=1e-17,
+    )
+    np.testing.assert_allclose(
+        losses.naive_cross_entropy_grad(logits, y), losses.softmax_cross_entropy_grad(logits, y), rtol=0, atol=1e-15
+    )
 
 
 def test_clipped_binary_cross_entropy_matches_its_formula(batch):
@@ -93,8 +98,9 @@ def test_gradient_against_finite_differences(batch, name):
     logits, labels, y = batch
     loss_fn, grad_fn, form = losses.LOSSES[name]
     target = labels if form == "sparse" else y
-    [row] = gradcheck.check_gradients(lambda: loss_fn(logits, target), {"z": logits}, {"z": grad_fn(logits, target)},
-                                      tolerance=TOL)
+    [row] = gradcheck.check_gradients(
+        lambda: loss_fn(logits, target), {"z": logits}, {"z": grad_fn(logits, target)}, tolerance=TOL
+    )
     assert row.passed, f"{name}: relative error {row.max_rel_error:.2e} > {TOL}"
 
 
@@ -111,15 +117,16 @@ def test_value_and_grad_is_the_pair(batch, name):
 @pytest.mark.parametrize(
     "wrong",
     [
-        pytest.param(lambda z, y: (losses.softmax(z) - y), id="missing 1/N"),
+        pytest.param(lambda z, y: losses.softmax(z) - y, id="missing 1/N"),
         pytest.param(lambda z, y: (y - losses.softmax(z)) / len(z), id="wrong sign"),
         pytest.param(lambda z, y: losses.softmax_backward(y, losses.softmax(z)) / len(z), id="wrong chain"),
     ],
 )
 def test_negative_control_wrong_gradients_fail(batch, wrong):
     logits, _, y = batch
-    [row] = gradcheck.check_gradients(lambda: losses.softmax_cross_entropy(logits, y), {"z": logits},
-                                      {"z": wrong(logits, y)}, tolerance=TOL)
+    [row] = gradcheck.check_gradients(
+        lambda: losses.softmax_cross_entropy(logits, y), {"z": logits}, {"z": wrong(logits, y)}, tolerance=TOL
+    )
     assert not row.passed and row.max_rel_error > 1e-3
 
 

@@ -42,7 +42,10 @@ def test_loss_and_grads_against_finite_differences(batch, model, loss):
     _, grads = models.loss_and_grads(params, x, labels, loss=loss, l2=1e-3)
     rows = gradcheck.check_gradients(
         lambda: models.loss_and_grads(params, x, labels, loss=loss, l2=1e-3)[0],
-        params, grads, tolerance=TOL, samples=40,
+        params,
+        grads,
+        tolerance=TOL,
+        samples=40,
     )
     bad = [f"{r.name}: {r.max_rel_error:.2e}" for r in rows if not r.passed]
     assert not bad, f"{model}/{loss} gradients off: {bad}"
@@ -54,8 +57,11 @@ def test_other_activations_backprop(batch, activation):
     params = _params("mlp")
     _, grads = models.loss_and_grads(params, x, labels, activation=activation)
     rows = gradcheck.check_gradients(
-        lambda: models.loss_and_grads(params, x, labels, activation=activation)[0], params, grads,
-        tolerance=TOL, samples=40,
+        lambda: models.loss_and_grads(params, x, labels, activation=activation)[0],
+        params,
+        grads,
+        tolerance=TOL,
+        samples=40,
     )
     assert all(r.passed for r in rows), [(r.name, r.max_rel_error) for r in rows]
 
@@ -67,8 +73,9 @@ def test_negative_control_wrong_relu_backward_fails(batch, monkeypatch):
     monkeypatch.setitem(layers.ACTIVATIONS, "relu", (layers.relu_forward, lambda dout, cache: dout))
     _, wrong = models.loss_and_grads(params, x, labels)
     monkeypatch.undo()
-    rows = gradcheck.check_gradients(lambda: models.loss_and_grads(params, x, labels)[0], params, wrong,
-                                     tolerance=TOL, samples=40)
+    rows = gradcheck.check_gradients(
+        lambda: models.loss_and_grads(params, x, labels)[0], params, wrong, tolerance=TOL, samples=40
+    )
     failed = {r.name for r in rows if not r.passed}
     assert {"W1", "b1"} <= failed  # the layer below the ReLU sees the wrong gradient
     assert "W2" not in failed  # the layer above does not
@@ -79,8 +86,7 @@ def test_negative_control_transposed_weight_gradient_fails(batch):
     params = _params("linear")
     _, grads = models.loss_and_grads(params, x, labels)
     grads = dict(grads, b1=-grads["b1"])
-    rows = gradcheck.check_gradients(lambda: models.loss_and_grads(params, x, labels)[0], params, grads,
-                                     tolerance=TOL)
+    rows = gradcheck.check_gradients(lambda: models.loss_and_grads(params, x, labels)[0], params, grads, tolerance=TOL)
     assert [r.passed for r in rows] == [True, False]
 
 
@@ -101,7 +107,7 @@ def test_shapes_names_and_dtypes():
     assert [a.shape for a in p.values()] == [(784, 300), (300,), (300, 100), (100,), (100, 10), (10,)]
     assert all(a.dtype == np.float64 for a in p.values())
     x = np.zeros((5, 784))
-    loss, grads = models.loss_and_grads(p, x, np.arange(5))
+    _, grads = models.loss_and_grads(p, x, np.arange(5))
     assert list(grads) == list(p) and all(grads[k].shape == p[k].shape for k in p)
     assert models.forward(p, x)[0].shape == (5, 10)
 
@@ -132,10 +138,26 @@ def test_truncated_normal_stays_within_two_std():
     ("call", "error", "match"),
     [
         (lambda p: models.forward(p, np.zeros((4, 28, 28), np.float32)), ValueError, r"shape \(N, 784\)"),
-        (lambda p: models.forward(p, np.zeros((4, 784), np.float64)), TypeError, "float64 but the parameters are float32"),
-        (lambda p: models.loss_and_grads(p, np.zeros((4, 784), np.float32), np.zeros(3, int)), ValueError, "one row per example"),
-        (lambda p: models.loss_and_grads(p, np.zeros((4, 784), np.float32), np.zeros(4)), TypeError, "integer class ids"),
-        (lambda p: models.loss_and_grads(p, np.zeros((4, 784), np.float32), np.zeros(4, int), loss="mse"), ValueError, "unknown loss"),
+        (
+            lambda p: models.forward(p, np.zeros((4, 784), np.float64)),
+            TypeError,
+            "float64 but the parameters are float32",
+        ),
+        (
+            lambda p: models.loss_and_grads(p, np.zeros((4, 784), np.float32), np.zeros(3, int)),
+            ValueError,
+            "one row per example",
+        ),
+        (
+            lambda p: models.loss_and_grads(p, np.zeros((4, 784), np.float32), np.zeros(4)),
+            TypeError,
+            "integer class ids",
+        ),
+        (
+            lambda p: models.loss_and_grads(p, np.zeros((4, 784), np.float32), np.zeros(4, int), loss="mse"),
+            ValueError,
+            "unknown loss",
+        ),
         (lambda p: models.init_params("cnn"), ValueError, "unknown model"),
         (lambda p: models.init_params("linear", hidden=(10,)), ValueError, "no hidden layer"),
         (lambda p: models.init_params("mlp", init="ones"), ValueError, "unknown initialiser"),

@@ -18,7 +18,9 @@ from scratch.train import TrainingDiverged, train
 LINEAR_SGD = RunConfig()  # the first tutorial: zeros, SGD 0.5, batch 100, 1000 steps
 LINEAR_ADAM = RunConfig(optimizer="adam", learning_rate=0.001, init="truncated_normal", epochs=10, steps=None)
 # The MLP tutorial: 784-300-10 ReLU, normal(0.03) weights, SGD, batch 100, its clipped per-class loss.
-MLP = RunConfig(model="mlp", init="normal", learning_rate=0.5, loss="clipped_binary_cross_entropy", epochs=10, steps=None)
+MLP = RunConfig(
+    model="mlp", init="normal", learning_rate=0.5, loss="clipped_binary_cross_entropy", epochs=10, steps=None
+)
 
 
 @pytest.mark.slow
@@ -68,8 +70,26 @@ def test_nan_loss_stops_with_the_step_and_advice(mnist):
 
 def test_train_command_writes_the_files(tmp_path):
     out = tmp_path / "run"
-    assert main(["train", "--steps", "50", "--out", str(out), "--model", "mlp", "--hidden", "20",
-                 "--init", "normal", "--lr", "0.1"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--steps",
+                "50",
+                "--out",
+                str(out),
+                "--model",
+                "mlp",
+                "--hidden",
+                "20",
+                "--init",
+                "normal",
+                "--lr",
+                "0.1",
+            ]
+        )
+        == 0
+    )
     summary = json.loads((out / "summary.json").read_text())
     for key in ("implementation", "model", "optimizer", "steps", "test_accuracy", "train_seconds", "config"):
         assert key in summary
@@ -89,8 +109,16 @@ def test_diverging_command_exits_nonzero_and_writes_nothing(tmp_path):
 
 @pytest.mark.parametrize(
     "argv",
-    [["--lr", "0"], ["--lr", "-0.1"], ["--lr", "nan"], ["--batch-size", "0"], ["--model", "cnn"],
-     ["--steps", "10", "--epochs", "1"], ["--momentum", "1.5"], ["--hidden", "0"]],
+    [
+        ["--lr", "0"],
+        ["--lr", "-0.1"],
+        ["--lr", "nan"],
+        ["--batch-size", "0"],
+        ["--model", "cnn"],
+        ["--steps", "10", "--epochs", "1"],
+        ["--momentum", "1.5"],
+        ["--hidden", "0"],
+    ],
 )
 def test_nonsense_flags_are_argparse_errors(argv, capsys):
     with pytest.raises(SystemExit) as info:
