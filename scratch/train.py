@@ -185,15 +185,24 @@ def load_data(config: RunConfig) -> Datasets:
     return load_mnist(config.data_dir, dtype=np.dtype(config.dtype))
 
 
-def train(config: RunConfig, data: Datasets | None = None, *, progress: bool = True) -> TrainResult:
-    """Train the configured model with NumPy and return its parameters, history and summary."""
+def train(
+    config: RunConfig, data: Datasets | None = None, *, progress: bool = True, initial_params=None
+) -> TrainResult:
+    """Train the configured model with NumPy and return its parameters, history and summary.
+
+    ``initial_params`` (a parameter dict, copied) replaces the initialiser, e.g. to start both packages
+    from identical weights.
+    """
     data = load_data(config) if data is None else data
     dtype = np.dtype(config.dtype)
     if data.train.images.dtype != dtype:
         raise TypeError(f"the data is {data.train.images.dtype} but the run is {dtype}; load_mnist(dtype={dtype})")
-    params = models.init_params(
-        config.model, hidden=config.hidden, init=config.init, std=config.init_std, seed=config.seed, dtype=dtype
-    )
+    if initial_params is None:
+        params = models.init_params(
+            config.model, hidden=config.hidden, init=config.init, std=config.init_std, seed=config.seed, dtype=dtype
+        )
+    else:
+        params = {k: np.array(v, dtype=dtype) for k, v in initial_params.items()}
     optimizer = make_optimizer(config.optimizer, config.learning_rate, momentum=config.momentum)
     X, Y = data.train.images, data.train.labels
     T = training_targets(Y, config.loss, dtype)  # converted once, not once per step

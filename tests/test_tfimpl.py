@@ -1,0 +1,155 @@
+"""tfimpl: mirrors scratch, trains as a graph traced once, reaches the tutorials' numbers, shares params.npz."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+
+import numpy as np
+import pytest
+
+tf = pytest.importorskip("tensorflow", reason="tfimpl needs TensorFlow: pip install -e '.[dev]'")
+
+from scratch import models as np_models  # noqa: E402
+from scratch.config import RunConfig  # noqa: E402
+from scratch.files import load_params  # noqa: E402
+from tfimpl import models as tf_models  # noqa: E402
+from tfimpl.cli import main as tf_main  # noqa: E402
+from tfimpl.train import train as tf_train  # noqa: E402
+
+MIRRORED = ["losses", "layers", "initializers", "models", "optimizers", "train"]
+# Names only TensorFlow needs: moving parameters in and out of tf.Variable, and the graph builder.
+TF_ONLY = {"models": ["to_numpy", "to_variables"], "train": ["make_train_function"]}
+
+
+@pytest.mark.parametrize("module", MIRRORED)
+def test_public_names_mirror_scratch(module):
+    ours = importlib.import_module(f"scratch.{module}").__all__
+    theirs = importlib.import_module(f"tfimpl.{module}").__all__
+    assert [n for n in theirs if n not in TF_ONLY.get(module, [])] == [n for n in ours if n in theirs]
+    assert set(ours) <= set(theirs), f"missing in tfimpl.{module}: {set(ours) - set(theirs)}"
+
+
+@pytest.mark.parametrize("module", MIRRORED)
+def test_signatures_mirror_scratch(module):
+    ours, theirs = (importlib.import_module(f"{p}.{module}") for p in ("scratch", "tfimpl"))
+    for name in ours.__all__:
+        a, b = getattr(ours, name), getattr(theirs, name)
+        if inspect.isfunction(a) and inspect.isfunction(b):
+            assert list(inspect.signature(a).parameters) == list(inspect.signature(b).parameters), name
+
+
+def test_same_parameter_keys_and_shapes():
+    a = np_models.init_params("mlp", hidden=(30, 20), init="normal")
+    b = tf_models.to_numpy(tf_models.init_params("mlp", hidden=(30, 20), init="normal"))
+    assert list(a) == list(b) and all(a[k].shape == b[k].shape and a[k].dtype == b[k].dtype for k in a)
+
+
+def test_zero_init_is_exactly_9_8_percent(mnist):
+    params = tf_models.init_params("linear", init="zeros")
+    assert tf_models.accuracy(params, mnist.test.images, mnist.test.labels) == 0.098
+
+
+def test_train_step_is_traced_once_across_steps_and_epochs(mnist):
+    cfg = RunConfig(steps=130, batch_size=1000, steps_per_call=20, log_every=30)  # 55 steps/epoch: 3 epochs
+    r = tf_train(cfg, mnist, progress=False)
+    assert r.summary["traces"] == 1 and r.summary["steps"] == 130
+
+
+def test_steps_per_call_and_xla_give_the_same_result(mnist):
+    base = RunConfig(steps=40, model="mlp", hidden=(32,), init="normal", learning_rate=0.1)
+    one = tf_train(base, mnist, progress=False)
+    many = tf_train(RunConfig(**{**base.to_dict(), "hidden": (32,), "steps_per_call": 8}), mnist, progress=False)
+    xla = tf_train(RunConfig(**{**base.to_dict(), "hidden": (32,), "xla": True}), mnist, progress=False)
+    for k in one.params:
+        np.testing.assert_array_equal(one.params[k], many.params[k])
+        # XLA fuses and reorders float32 arithmetic: within a few float32 ulps after 40 steps.
+        np.testing.assert_allclose(one.params[k], xla.params[k], rtol=1e-4, atol=1e-6)
+
+
+def test_float64_runs(mnist64):
+    r = tf_train(RunConfig(steps=20, dtype="float64"), mnist64, progress=False)
+    assert r.params["W1"].dtype == np.float64
+
+
+@pytest.mark.skipif(not tf.config.list_physical_devices("GPU"), reason="no GPU visible to TensorFlow")
+@pytest.mark.gpu
+def test_gpu_run_reports_its_device(mnist):
+    r = tf_train(RunConfig(steps=50, device="gpu"), mnist, progress=False)
+    assert r.summary["device"].startswith("GPU")
+
+
+def test_gpu_without_one_is_a_clear_error(mnist):
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("a GPU is visible, so --device gpu is valid here")
+    with pytest.raises(RuntimeError, match="sees no GPU"):
+        tf_train(RunConfig(steps=1, device="gpu"), mnist, progress=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("argv", "steps", "floor"),
+    [
+        ([], 1000, 0.915),
+        (["--optimizer", "adam", "--lr", "0.001", "--init", "truncated_normal", "--epochs", "10"], 5500, 0.92),
+        (
+            [
+                "--model",
+                "mlp",
+                "--init",
+                "normal",
+                "--lr",
+                "0.5",
+                "--loss",
+                "clipped_binary_cross_entropy",
+                "--epochs",
+                "10",
+                "--steps-per-call",
+                "50",
+            ],
+            5500,
+            0.978,
+        ),
+    ],
+    ids=["linear-sgd", "linear-adam", "mlp"],
+)
+def test_tutorial_numbers_from_the_command(tmp_path, argv, steps, floor):
+    out = tmp_path / "run"
+    assert tf_main(["train", *argv, "--out", str(out)]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["implementation"] == "tfimpl" and s["device"].startswith(("CPU", "GPU"))
+    assert s["steps"] == steps and s["test_accuracy"] >= floor, s["test_accuracy"]
+
+
+def test_params_cross_load_both_ways(tmp_path, mnist):
+    from scratch.cli import main as np_main
+
+    np_main(["train", "--steps", "100", "--out", str(tmp_path / "np")])
+    tf_main(["train", "--steps", "100", "--out", str(tmp_path / "tf")])
+    for name in ("np", "tf"):
+        summary = json.loads((tmp_path / name / "summary.json").read_text())
+        params = load_params(tmp_path / name / "params.npz")
+        acc_np = np_models.accuracy(params, mnist.test.images, mnist.test.labels)
+        acc_tf = tf_models.accuracy(tf_models.to_variables(params), mnist.test.images, mnist.test.labels)
+        assert acc_np == acc_tf == summary["test_accuracy"]
+
+
+def test_tf1_tutorial_reaches_91_5(mnist):
+    from tfimpl.tf1_tutorial import run
+
+    assert run(mnist) >= 0.915
+
+
+def test_graph_groups_like_the_tutorial():
+    from tfimpl.graph import describe_train_step
+
+    text = describe_train_step(RunConfig(model="mlp"))
+    for group, op in [
+        ("model", "MatMul"),
+        ("cost", "SoftmaxCrossEntropyWithLogits"),
+        ("gradients", "ReluGrad"),
+        ("optimizer", "AssignSubVariableOp"),
+    ]:
+        line = next(ln for ln in text.splitlines() if ln.strip().startswith(group))
+        assert op in line

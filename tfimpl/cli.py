@@ -1,0 +1,79 @@
+r"""``python -m tfimpl``: the same ``train`` as ``python -m scratch``, on TensorFlow graphs, plus ``graph`` and ``tf1``.
+
+python -m tfimpl train                          # the first tutorial, as a tf.function
+python -m tfimpl train --device gpu --xla --steps-per-call 50
+python -m tfimpl graph --model mlp              # the train step's operations, grouped as in the tutorial
+python -m tfimpl tf1                            # the original TF 1 listing through tf.compat.v1
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the output
+
+from scratch.config import add_run_arguments, config_from_args  # noqa: E402
+from scratch.data import MNISTError  # noqa: E402
+
+__all__ = ["main"]
+
+
+def _train(args):
+    from .train import TrainingDiverged, default_out_dir, save_run, train
+
+    config = config_from_args(args)
+    try:
+        result = train(config)
+    except TrainingDiverged as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    out = save_run(result, default_out_dir("tfimpl", config))
+    s = result.summary
+    print(
+        f"tfimpl {s['model']} ({s['optimizer']}, {s['dtype']}) on {s['device']}: {s['steps']} steps, "
+        f"test accuracy {s['test_accuracy']:.2%}, {s['steps_per_second']:.0f} steps/s -> {out}"
+    )
+    return 0
+
+
+def _graph(args):
+    from .graph import describe_train_step
+
+    print(describe_train_step(config_from_args(args)))
+    return 0
+
+
+def _tf1(args):
+    from .tf1_tutorial import run
+
+    print(
+        f"TF 1 tutorial via tf.compat.v1 (placeholders, Session, GradientDescentOptimizer): "
+        f"test accuracy {run(steps=args.steps):.2%}"
+    )
+    return 0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="python -m tfimpl", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("train", help="train with TensorFlow and write summary.json, history.jsonl, params.npz")
+    add_run_arguments(p, tensorflow=True)
+    p.set_defaults(func=_train)
+    p = sub.add_parser("graph", help="print the traced train step's operations by group")
+    add_run_arguments(p, tensorflow=True)
+    p.set_defaults(func=_graph)
+    p = sub.add_parser("tf1", help="the first tutorial in TF 1 style via tf.compat.v1")
+    p.add_argument("--steps", type=int, default=1000)
+    p.set_defaults(func=_tf1)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (MNISTError, ValueError, TypeError, RuntimeError) as exc:
+        parser.exit(2, f"error: {exc}\n")

@@ -1,0 +1,149 @@
+r"""Softmax regression and the MLP as TensorFlow functions of a dict of ``tf.Variable``.
+
+Same parameter keys and layouts as :mod:`scratch.models` (``W1: (784, H)``, ``b1: (H,)``, ...), so
+:func:`to_variables` and :func:`to_numpy` move parameters between the packages with no transposes.
+The seam :func:`loss_and_grads` ``(params, x, y) -> (loss, grads)`` gets its gradients from
+``tf.GradientTape`` instead of the hand-written backward pass.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from scratch.models import MODELS, NUM_CLASSES, layer_sizes
+
+from . import layers, losses
+from .initializers import INITIALIZERS
+
+__all__ = [
+    "MODELS",
+    "accuracy",
+    "backward",
+    "evaluate",
+    "forward",
+    "init_params",
+    "input_grad",
+    "layer_sizes",
+    "loss_and_grads",
+    "predict",
+    "to_numpy",
+    "to_variables",
+]
+
+
+def init_params(model="linear", *, hidden=None, init="zeros", std=None, seed=0, dtype=np.float32):
+    """Fresh ``tf.Variable`` parameters from TF's seeded generator; biases zero. See :func:`scratch.models.init_params`."""
+    if init not in INITIALIZERS:
+        raise ValueError(f"unknown initialiser {init!r}; choose one of {sorted(INITIALIZERS)}")
+    dtype = tf.as_dtype(np.dtype(dtype).name)
+    rng = tf.random.Generator.from_seed(seed)
+    kwargs = {} if std is None else {"std": std}
+    sizes = layer_sizes(model, hidden)
+    params = {}
+    for l, (d_in, d_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True), start=1):
+        params[f"W{l}"] = tf.Variable(INITIALIZERS[init]((d_in, d_out), dtype, rng, **kwargs), name=f"W{l}")
+        params[f"b{l}"] = tf.Variable(tf.zeros(d_out, dtype), name=f"b{l}")
+    return params
+
+
+def to_variables(params: dict[str, np.ndarray]) -> dict[str, tf.Variable]:
+    """``tf.Variable`` copies of a NumPy parameter dict (same keys, shapes and dtypes)."""
+    return {k: tf.Variable(np.asarray(v), name=k) for k, v in params.items()}
+
+
+def to_numpy(params) -> dict[str, np.ndarray]:
+    """NumPy copies of a dict of variables or tensors."""
+    return {k: v.numpy() if hasattr(v, "numpy") else np.array(v) for k, v in params.items()}
+
+
+def _check_inputs(params, x):
+    W1 = params["W1"]
+    if x.shape.rank != 2 or x.shape[1] != W1.shape[0]:
+        raise ValueError(f"x must have shape (N, {W1.shape[0]}), got {tuple(x.shape)}; flatten images to 784 pixels")
+    if x.dtype != W1.dtype:
+        raise TypeError(f"x is {x.dtype.name} but the parameters are {W1.dtype.name}; load the data in that dtype")
+
+
+def _logits(params, x, activation):
+    n_layers = len(params) // 2
+    h = x
+    for l in range(1, n_layers + 1):
+        h, _ = layers.dense_forward(h, params[f"W{l}"], params[f"b{l}"])
+        if l < n_layers:
+            h, _ = layers.activation_forward(activation, h)
+    return h
+
+
+def forward(params, x, *, activation="relu"):
+    """``(logits, cache)``; the cache is what :func:`backward` needs to replay the pass on a tape."""
+    x = tf.convert_to_tensor(x)
+    _check_inputs(params, x)
+    return _logits(params, x, activation), (params, x, activation)
+
+
+def backward(dlogits, caches, *, activation="relu", need_dx=False):
+    """``(grads, dx)``: the tape's vector-Jacobian product of the logits with ``dlogits``."""
+    params, x, act = caches
+    keys = list(params)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        logits = _logits(params, x, act)
+    *grads, dx = tape.gradient(logits, [params[k] for k in keys] + [x], output_gradients=dlogits)
+    return dict(zip(keys, grads, strict=True)), (dx if need_dx else None)
+
+
+def _targets(y, form, dtype):
+    y = tf.convert_to_tensor(y)
+    if y.shape.rank == 1:
+        return y if form == "sparse" else tf.one_hot(y, NUM_CLASSES, dtype=dtype)
+    return tf.argmax(y, axis=1) if form == "sparse" else tf.cast(y, dtype)
+
+
+def loss_and_grads(params, x, y, *, loss="softmax_cross_entropy", l2=0.0, activation="relu"):
+    """The seam: mean batch loss (+ L2) and its gradient for every parameter, from ``tf.GradientTape``."""
+    if loss not in losses.LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; choose one of {sorted(losses.LOSSES)}")
+    x = tf.convert_to_tensor(x)
+    _check_inputs(params, x)
+    loss_fn, _, form = losses.LOSSES[loss]
+    targets = _targets(y, form, x.dtype)
+    keys = list(params)
+    with tf.GradientTape() as tape:
+        with tf.name_scope("model"):
+            logits = _logits(params, x, activation)
+        with tf.name_scope("cost"):
+            value = loss_fn(logits, targets)
+            if l2:
+                value += losses.l2_penalty(params, l2)
+    grads = tape.gradient(value, [params[k] for k in keys])
+    return value, dict(zip(keys, grads, strict=True))
+
+
+def input_grad(params, x, *, activation="relu"):
+    """``(logits, dx)``: gradient of each row's target-class logit (row ``k`` -> class ``k % 10``) w.r.t. ``x``."""
+    x = tf.convert_to_tensor(x)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        logits = _logits(params, x, activation)
+        picked = tf.reduce_sum(logits * tf.one_hot(tf.range(tf.shape(x)[0]) % NUM_CLASSES, NUM_CLASSES, dtype=x.dtype))
+    return logits, tape.gradient(picked, x)
+
+
+def predict(params, x, *, activation="relu"):
+    """Class ids: ``tf.argmax`` of the logits."""
+    return tf.argmax(forward(params, x, activation=activation)[0], axis=1)
+
+
+def accuracy(params, x, labels, *, activation="relu"):
+    """Share of ``x`` whose predicted class equals ``labels`` (a Python float)."""
+    return float(tf.reduce_mean(tf.cast(predict(params, x, activation=activation) == labels, tf.float64)))
+
+
+def evaluate(params, x, labels, *, loss="softmax_cross_entropy", activation="relu"):
+    """``(loss, accuracy)`` on a whole split, no L2 term, as Python floats."""
+    loss_fn, _, form = losses.LOSSES[loss]
+    logits, _ = forward(params, x, activation=activation)
+    value = loss_fn(logits, _targets(labels, form, logits.dtype))
+    acc = tf.reduce_mean(tf.cast(tf.argmax(logits, axis=1) == tf.cast(labels, tf.int64), tf.float64))
+    return float(value), float(acc)
