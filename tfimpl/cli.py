@@ -14,8 +14,8 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the output
 
-from scratch.config import add_run_arguments, config_from_args  # noqa: E402
-from scratch.data import MNISTError  # noqa: E402
+from scratch.config import add_run_arguments, config_from_args
+from scratch.data import MNISTError
 
 __all__ = ["main"]
 

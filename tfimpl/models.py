@@ -8,6 +8,8 @@ The seam :func:`loss_and_grads` ``(params, x, y) -> (loss, grads)`` gets its gra
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import tensorflow as tf
 
@@ -41,7 +43,7 @@ def init_params(model="linear", *, hidden=None, init="zeros", std=None, seed=0, 
     kwargs = {} if std is None else {"std": std}
     sizes = layer_sizes(model, hidden)
     params = {}
-    for l, (d_in, d_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True), start=1):
+    for l, (d_in, d_out) in enumerate(itertools.pairwise(sizes), start=1):
         params[f"W{l}"] = tf.Variable(INITIALIZERS[init]((d_in, d_out), dtype, rng, **kwargs), name=f"W{l}")
         params[f"b{l}"] = tf.Variable(tf.zeros(d_out, dtype), name=f"b{l}")
     return params
