@@ -341,12 +341,22 @@ def _npm_files() -> dict[str, bytes]:
 
 
 def _from_bundle(load: Callable[[], dict[str, bytes]], label: str) -> Callable[[str], bytes]:
-    """A source that fetches all four files at once, the first time one is asked for, and keeps them."""
+    """A source that fetches all four files at once, the first time one is asked for, and keeps them.
+
+    A failure is kept too, so a source that is down is tried once per :func:`ensure_mnist`, not once per file.
+    """
     cache: dict[str, bytes] = {}
+    failure: list[BaseException] = []
 
     def fetch(name: str) -> bytes:
+        if failure:
+            raise failure[0]
         if not cache:
-            cache.update(load())
+            try:
+                cache.update(load())
+            except Exception as exc:
+                failure.append(exc)
+                raise
         if name not in cache:
             raise FileNotFoundError(f"{name} is not in the {label}")
         return _verified(name, cache[name], label)

