@@ -17,23 +17,31 @@ from .config import add_run_arguments, config_from_args
 from .data import MNISTError, load_mnist
 from .train import TrainingDiverged, default_out_dir, save_run, train
 
-__all__ = ["gradcheck_table", "main"]
+__all__ = ["gradcheck_table", "main", "train_command"]
 
 
-def _train(args: argparse.Namespace) -> int:
+def train_command(implementation: str, train_fn, args: argparse.Namespace) -> int:
+    """The ``train`` subcommand of both packages: train, write the run folder, print one line.
+
+    Exit status 0, or 3 when the loss diverged (then nothing is written).
+    """
     config = config_from_args(args)
     try:
-        result = train(config)
+        result = train_fn(config)
     except TrainingDiverged as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
-    out = save_run(result, default_out_dir("scratch", config))
+    out = save_run(result, default_out_dir(implementation, config))
     s = result.summary
     print(
-        f"scratch {s['model']} ({s['optimizer']}, {s['dtype']}): {s['steps']} steps, "
-        f"test accuracy {s['test_accuracy']:.2%}, {s['steps_per_second']:.0f} steps/s on the CPU -> {out}"
+        f"{implementation} {s['model']} ({s['optimizer']}, {s['dtype']}) on {s['device']}: {s['steps']} steps, "
+        f"test accuracy {s['test_accuracy']:.2%}, {s['steps_per_second']:.0f} steps/s -> {out}"
     )
     return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    return train_command("scratch", train, args)
 
 
 def gradcheck_table(

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the output
 
+from scratch.cli import train_command
 from scratch.config import add_run_arguments, config_from_args
 from scratch.data import MNISTError
 
@@ -21,21 +21,9 @@ __all__ = ["main"]
 
 
 def _train(args):
-    from .train import TrainingDiverged, default_out_dir, save_run, train
+    from .train import train
 
-    config = config_from_args(args)
-    try:
-        result = train(config)
-    except TrainingDiverged as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 3
-    out = save_run(result, default_out_dir("tfimpl", config))
-    s = result.summary
-    print(
-        f"tfimpl {s['model']} ({s['optimizer']}, {s['dtype']}) on {s['device']}: {s['steps']} steps, "
-        f"test accuracy {s['test_accuracy']:.2%}, {s['steps_per_second']:.0f} steps/s -> {out}"
-    )
-    return 0
+    return train_command("tfimpl", train, args)
 
 
 def _graph(args):

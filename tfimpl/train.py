@@ -74,7 +74,7 @@ def train(config: RunConfig, data: Datasets | None = None, *, progress: bool = T
                 config.model, hidden=config.hidden, init=config.init, std=config.init_std, seed=config.seed, dtype=dtype
             )
         else:
-            params = models.to_variables(initial_params)
+            params = models.to_variables({k: np.asarray(v, dtype=dtype) for k, v in initial_params.items()})
         optimizer = make_optimizer(config.optimizer, config.learning_rate, momentum=config.momentum)
         X = tf.constant(data.train.images)
         T = tf.constant(_targets_np(data.train.labels, config.loss, dtype))
