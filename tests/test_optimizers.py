@@ -25,7 +25,7 @@ def _run(opt, w0, grads):
 
 
 def _lr(x):
-    """Keras keeps the rate in float32."""
+    """Keras keeps the rate in float32, and casts momentum, betas and Adagrad's start through float32 too."""
     return float(np.float32(x))
 
 
@@ -42,7 +42,7 @@ def test_momentum_matches_the_textbook_form():
     # Textbook heavy ball: v = mu v + g; w -= lr v. Same trajectory for a constant rate.
     w, v = w0.copy(), np.zeros_like(w0)
     for g in grads:
-        v = 0.9 * v + g
+        v = _lr(0.9) * v + g
         w = w - _lr(0.05) * v
     np.testing.assert_allclose(got, w, rtol=0, atol=1e-11)
 
@@ -61,7 +61,7 @@ def test_adagrad_elementwise_reference():
     w0, grads = _sequence(2, shape=(4,))
     got = _run(Adagrad(0.01), w0, grads)
     for i in range(w0.size):  # one scalar at a time, in plain Python floats
-        w, acc = float(w0[i]), 0.1
+        w, acc = float(w0[i]), _lr(0.1)
         for g in grads:
             acc += g[i] * g[i]
             w -= _lr(0.01) * g[i] / math.sqrt(acc + 1e-7)
@@ -73,10 +73,12 @@ def test_adam_equals_the_paper_with_epsilon_hat():
     w0, grads = _sequence(3, scale=1e-3)  # small gradients make epsilon matter
     got = _run(Adam(0.001), w0, grads)
     w, m, v = w0.copy(), np.zeros_like(w0), np.zeros_like(w0)
-    b1, b2, eps, lr = 0.9, 0.999, 1e-7, _lr(0.001)
+    # Keras uses beta as float32(beta) in the bias corrections (ops.cast) but as exact Python floats in
+    # the moment updates ((1 - beta_1) is plain arithmetic), so the reference does the same.
+    b1, b2, eps, lr = _lr(0.9), _lr(0.999), 1e-7, _lr(0.001)
     for t, g in enumerate(grads, start=1):
-        m = b1 * m + (1 - b1) * g
-        v = b2 * v + (1 - b2) * g * g
+        m = 0.9 * m + (1 - 0.9) * g
+        v = 0.999 * v + (1 - 0.999) * g * g
         m_hat, v_hat = m / (1 - b1**t), v / (1 - b2**t)
         eps_paper = eps / math.sqrt(1 - b2**t)  # Keras' eps is eps_hat = eps_paper * sqrt(1 - b2^t)
         w = w - lr * m_hat / (np.sqrt(v_hat) + eps_paper)
@@ -100,6 +102,17 @@ def test_learning_rate_is_rounded_to_float32_like_keras():
     p = {"W1": np.zeros(1)}
     SGD(0.1).apply({"W1": np.ones(1)}, p)
     assert p["W1"][0] == -float(np.float32(0.1)) != -0.1
+
+
+def test_momentum_and_adagrad_start_are_rounded_to_float32_like_keras():
+    p = {"W1": np.zeros(1)}
+    opt = SGD(1.0, momentum=0.9)
+    opt.apply({"W1": np.ones(1)}, p)  # m = -1
+    opt.apply({"W1": np.zeros(1)}, p)  # m = -momentum
+    assert p["W1"][0] == -1 - float(np.float32(0.9))
+    ada = Adagrad(0.1)
+    ada.apply({"W1": np.zeros(1)}, {"W1": np.zeros(1)})
+    assert ada.accumulators["W1"][0] == float(np.float32(0.1)) != 0.1
 
 
 def test_float32_parameters_stay_float32():
