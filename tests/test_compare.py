@@ -9,8 +9,8 @@ import pytest
 
 pytest.importorskip("tensorflow", reason="compare needs TensorFlow: pip install -e '.[dev]'")
 
-from compare import checks, controls  # noqa: E402
-from compare.cli import main  # noqa: E402
+from compare import checks, controls
+from compare.cli import main
 
 
 @pytest.fixture(scope="module")
