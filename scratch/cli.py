@@ -17,7 +17,7 @@ from .config import add_run_arguments, config_from_args
 from .data import MNISTError, load_mnist
 from .train import TrainingDiverged, default_out_dir, save_run, train
 
-__all__ = ["gradcheck_table", "main", "train_command"]
+__all__ = ["add_figure_commands", "gradcheck_table", "main", "print_experiment", "train_command"]
 
 
 def train_command(implementation: str, train_fn, args: argparse.Namespace) -> int:
@@ -115,6 +115,40 @@ def _gradcheck(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def _plots(args: argparse.Namespace) -> int:
+    from .figures import make_figures
+
+    for path in make_figures(args.run_dir, load_mnist(args.data_dir)):
+        print(path)
+    return 0
+
+
+def _experiment(args: argparse.Namespace) -> int:
+    from .experiments import run_experiment
+
+    return print_experiment(args.names, run_experiment, load_mnist(args.data_dir))
+
+
+def print_experiment(names, run_experiment, data) -> int:
+    """Run the named experiments (all by default) with ``run_experiment`` and print their accuracies,
+    each against the first tutorial's own setting (zeros, SGD 0.5, batch 100, 1000 steps)."""
+    from .experiments import EXPERIMENTS
+
+    baseline = run_experiment("loss", data)[0][1]  # the dense row is the tutorial's default run
+    print(f"baseline, the first tutorial's setting: test accuracy {baseline:.2%}")
+    for name in names or sorted(EXPERIMENTS):
+        print(f"\n{name}: {EXPERIMENTS[name][0]}")
+        results = run_experiment(name, data, progress=False)
+        best = max(acc for _, acc, _ in results)
+        for label, acc, loss in results:
+            marker = "  <- best" if acc == best else ""
+            print(
+                f"  {label:<38} test accuracy {acc:7.2%} ({(acc - baseline) * 100:+.2f} points vs baseline)"
+                f"   final training loss {loss:7.4f}{marker}"
+            )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m scratch", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -125,7 +159,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", default=None)
     p.add_argument("--samples", type=int, default=30, help="coordinates sampled per parameter array")
     p.set_defaults(func=_gradcheck)
+    add_figure_commands(sub, _plots, _experiment)
     return parser
+
+
+def add_figure_commands(sub, plots_func, experiment_func) -> None:
+    """The ``plots`` and ``experiment`` subcommands, shared by both packages' command lines."""
+    p = sub.add_parser("plots", help="draw the tutorials' figures (PNG) into a run folder made by train")
+    p.add_argument("run_dir")
+    p.add_argument("--data-dir", default=None)
+    p.set_defaults(func=plots_func)
+    from .experiments import EXPERIMENTS
+
+    p = sub.add_parser("experiment", help="the first tutorial's experiments; each prints its test accuracies")
+    p.add_argument(
+        "names",
+        nargs="*",
+        choices=[[], *sorted(EXPERIMENTS)],
+        metavar="NAME",
+        help=f"any of {', '.join(sorted(EXPERIMENTS))} (default: all)",
+    )
+    p.add_argument("--data-dir", default=None)
+    p.set_defaults(func=experiment_func)
 
 
 def main(argv: list[str] | None = None) -> int:

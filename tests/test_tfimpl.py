@@ -18,7 +18,7 @@ from tfimpl import models as tf_models  # noqa: E402
 from tfimpl.cli import main as tf_main  # noqa: E402
 from tfimpl.train import train as tf_train  # noqa: E402
 
-MIRRORED = ["losses", "layers", "initializers", "models", "optimizers", "train"]
+MIRRORED = ["losses", "layers", "initializers", "models", "optimizers", "train", "experiments"]
 # Names only TensorFlow needs: moving parameters in and out of tf.Variable, and the graph builder.
 TF_ONLY = {"models": ["to_numpy", "to_variables"], "train": ["make_train_function"]}
 

@@ -43,6 +43,32 @@ def _tf1(args):
     return 0
 
 
+def _plots(args):
+    from scratch.data import load_mnist
+    from scratch.figures import NUMPY, Implementation, make_figures
+
+    from . import experiments, models
+
+    tensorflow = Implementation(
+        name="tfimpl (tf.GradientTape)",
+        predict=lambda p, x, act: models.predict(models.to_variables(p), x, activation=act).numpy(),
+        optimal_inputs=lambda p, act: experiments.optimal_inputs(p, activation=act)[0],
+        learn_inverse=lambda A: experiments.learn_inverse(A),
+    )
+    for path in make_figures(args.run_dir, load_mnist(args.data_dir), (tensorflow, NUMPY)):
+        print(path)
+    return 0
+
+
+def _experiment(args):
+    from scratch.cli import print_experiment
+    from scratch.data import load_mnist
+
+    from .experiments import run_experiment
+
+    return print_experiment(args.names, run_experiment, load_mnist(args.data_dir))
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="python -m tfimpl", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -55,6 +81,9 @@ def build_parser():
     p = sub.add_parser("tf1", help="the first tutorial in TF 1 style via tf.compat.v1")
     p.add_argument("--steps", type=int, default=1000)
     p.set_defaults(func=_tf1)
+    from scratch.cli import add_figure_commands
+
+    add_figure_commands(sub, _plots, _experiment)
     return parser
 
 

@@ -1,0 +1,148 @@
+"""The tutorials' experiments and figures: by hand, with TensorFlow, and the two compared."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from scratch import experiments, models
+from scratch.cli import main as np_main
+from scratch.config import RunConfig
+from scratch.train import train
+
+
+@pytest.fixture(scope="module")
+def mlp_run(mnist, tmp_path_factory):
+    """A small trained MLP run folder (1 epoch, 64 hidden units)."""
+    out = tmp_path_factory.mktemp("run")
+    assert (
+        np_main(
+            [
+                "train",
+                "--model",
+                "mlp",
+                "--hidden",
+                "64",
+                "--init",
+                "normal",
+                "--lr",
+                "0.1",
+                "--epochs",
+                "1",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    return out
+
+
+def test_weight_snapshots_follow_the_tutorial(mnist):
+    snaps = experiments.weight_snapshots(mnist)
+    assert [s for s, _, _ in snaps] == [0, 1, 10, 1000]
+    accs = [a for _, _, a in snaps]
+    assert accs[0] == 0.098 and np.all(snaps[0][1] == 0)  # zeros: class 0 everywhere
+    assert accs[0] < accs[1] < accs[2] < accs[3] and accs[3] >= 0.915
+
+
+def test_learned_inverse_is_close_to_numpy_inv():
+    A = experiments.random_integer_matrix()
+    assert np.all(A == np.round(A)) and np.linalg.cond(A) < 100
+    X, losses = experiments.learn_inverse(A, steps=5000)
+    # Adagrad on an L1 loss settles to within about lr / sqrt(t) per entry; measured 1.1e-3 at 5000 steps.
+    assert np.abs(X - np.linalg.inv(A)).max() < 3e-3
+    assert losses[-1] < 0.05 * losses[0]
+
+
+def test_optimal_inputs_are_scored_highest_by_their_own_class(mnist):
+    params = train(
+        RunConfig(model="mlp", hidden=(64,), init="normal", learning_rate=0.1, epochs=1, steps=None),
+        mnist,
+        progress=False,
+    ).params
+    x, logits = experiments.optimal_inputs(params)
+    assert x.shape == (10, 784)
+    assert np.all(logits.argmax(axis=1) == np.arange(10))
+    with pytest.raises(ValueError, match="l2 >= 0"):
+        experiments.optimal_inputs(params, l2=-1)
+
+
+def test_plots_command_writes_every_figure(mlp_run, capsys):
+    assert np_main(["plots", str(mlp_run)]) == 0
+    expected = {
+        "examples",
+        "misclassified",
+        "confusion",
+        "errors_per_digit",
+        "learning_curves",
+        "linear_weights",
+        "fingerprints",
+        "optimal_inputs",
+        "matrix_inverse",
+    }
+    pngs = {p.stem for p in mlp_run.glob("*.png")}
+    assert expected <= pngs
+    for name in expected:
+        assert (mlp_run / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    out = capsys.readouterr().out
+    assert "true\\pred" in out and "max |X - numpy.linalg.inv(A)|" in out
+
+
+def test_confusion_matrix_counts():
+    from scratch.plots import confusion_matrix
+
+    cm = confusion_matrix(np.array([0, 0, 1, 2]), np.array([0, 1, 1, 2]))
+    assert cm[0, 0] == 1 and cm[0, 1] == 1 and cm[1, 1] == 1 and cm.sum() == 4
+
+
+def test_experiment_command_prints_accuracies(capsys):
+    assert np_main(["experiment", "loss"]) == 0
+    out = capsys.readouterr().out
+    dense = float(out.split("dense (one-hot)")[1].split("test accuracy")[1].split("%")[0])
+    sparse = float(out.split("sparse (class ids)")[1].split("test accuracy")[1].split("%")[0])
+    assert dense == sparse and dense > 91  # the same loss from two label forms: the same run
+
+
+def test_seed_experiment_repeats_only_with_a_fixed_seed(mnist):
+    results = experiments.run_experiment("seed", mnist, base=RunConfig(steps=200))
+    (_, a, la), (_, b, lb), (free1, _, lc), (free2, _, ld) = results
+    assert (a, la) == (b, lb)
+    assert "drew" in free1 and free1 != free2  # two fresh seeds, printed
+    assert len({la, lc, ld}) == 3  # and three different trajectories
+
+
+class TestAgainstTensorFlow:
+    tf = pytest.importorskip("tensorflow")
+
+    def test_optimal_inputs_agree(self, mnist):
+        from tfimpl import experiments as tf_experiments
+
+        params = models.init_params("mlp", hidden=(32,), init="normal", std=0.1, seed=1, dtype=np.float64)
+        ours, _ = experiments.optimal_inputs(params, steps=100)
+        theirs, _ = tf_experiments.optimal_inputs(params, steps=100)
+        # float64, 100 steps of the same update: rounding-level agreement.
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-10)
+
+    def test_learned_inverses_agree(self):
+        from tfimpl import experiments as tf_experiments
+
+        A = experiments.random_integer_matrix(seed=3)
+        ours, l_ours = experiments.learn_inverse(A, steps=500)
+        theirs, l_theirs = tf_experiments.learn_inverse(A, steps=500)
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(l_ours, l_theirs, rtol=1e-12)
+
+    def test_tf_weight_snapshots_match_scratch(self, mnist):
+        from tfimpl import experiments as tf_experiments
+
+        ours = experiments.weight_snapshots(mnist, steps=(0, 10))
+        theirs = tf_experiments.weight_snapshots(mnist, steps=(0, 10))
+        assert [a for _, _, a in ours] == [a for _, _, a in theirs]
+        np.testing.assert_allclose(ours[-1][1], theirs[-1][1], rtol=0, atol=1e-5)  # float32, 10 steps
+
+    def test_tfimpl_plots_command(self, mlp_run, capsys):
+        from tfimpl.cli import main as tf_main
+
+        assert tf_main(["plots", str(mlp_run)]) == 0
+        assert "optimal input images: tfimpl (tf.GradientTape) vs scratch (NumPy by hand)" in capsys.readouterr().out

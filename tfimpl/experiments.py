@@ -1,0 +1,103 @@
+r"""The experiments of :mod:`scratch.experiments` with ``tf.GradientTape`` and Keras' optimizers.
+
+The derivations are in :mod:`scratch.experiments`; here TensorFlow differentiates. ``python -m tfimpl
+plots`` runs both versions and prints how far apart they end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+import numpy as np
+import tensorflow as tf
+
+from scratch.config import RunConfig
+from scratch.data import Datasets, batch_indices, one_hot
+from scratch.experiments import EXPERIMENTS, resolve_seed
+
+from . import models
+from .optimizers import Adagrad, make_optimizer
+from .train import train, train_step
+
+__all__ = ["EXPERIMENTS", "learn_inverse", "optimal_inputs", "resolve_seed", "run_experiment", "weight_snapshots"]
+
+
+def optimal_inputs(params, *, l2=0.25, steps=300, learning_rate=0.1, activation="relu"):
+    """Gradient descent on the input of ``-z_k(x) + l2 * ||x||^2``, the gradient from ``tf.GradientTape``."""
+    if not (l2 >= 0 and steps > 0 and learning_rate > 0):
+        raise ValueError(f"need l2 >= 0, steps > 0, learning_rate > 0; got {l2}, {steps}, {learning_rate}")
+    variables = {k: tf.constant(v) for k, v in params.items()}
+    dtype = variables["W1"].dtype
+    x = tf.Variable(tf.zeros((10, 784), dtype))
+    target = tf.one_hot(tf.range(10), 10, dtype=dtype)
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            logits, _ = models.forward(variables, x, activation=activation)
+            objective = -tf.reduce_sum(logits * target) + l2 * tf.reduce_sum(x * x)
+        x.assign_sub(learning_rate * tape.gradient(objective, x))
+
+    for _ in range(steps):
+        step()
+    logits, _ = models.forward(variables, x, activation=activation)
+    return x.numpy(), logits.numpy()
+
+
+def learn_inverse(A, *, steps=5000, learning_rate=0.01):
+    """``X ~ inv(A)`` by Keras' Adagrad on ``sum |A X - I|``, gradients from ``tf.GradientTape``."""
+    A = np.asarray(A, dtype=np.float64)
+    if A.ndim != 2 or A.shape[0] != A.shape[1]:
+        raise ValueError(f"A must be square, got shape {A.shape}")
+    A_t, eye = tf.constant(A), tf.eye(len(A), dtype=tf.float64)
+    X = tf.Variable(tf.zeros_like(A_t))
+    opt = Adagrad(learning_rate=learning_rate)
+    opt.build([X])
+
+    @tf.function
+    def run(n):
+        losses = tf.TensorArray(tf.float64, size=n)
+        for t in tf.range(n):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_sum(tf.abs(A_t @ X - eye))
+            opt.apply([tape.gradient(loss, X)], [X])
+            losses = losses.write(t, loss)
+        return losses.stack()
+
+    losses = run(tf.constant(steps))
+    return X.numpy(), losses.numpy()
+
+
+def weight_snapshots(data: Datasets, steps: Sequence[int] = (0, 1, 10, 1000), *, learning_rate=0.5, seed=0):
+    """The first tutorial's linear model, trained with TensorFlow, at each step in ``steps``."""
+    params = models.init_params("linear", init="zeros", dtype=data.train.images.dtype)
+    opt = make_optimizer("sgd", learning_rate)
+    opt.build(list(params.values()))
+    X, T = data.train.images, one_hot(data.train.labels, dtype=data.train.images.dtype)
+    step = tf.function(lambda x, y: train_step(params, opt, x, y))
+    per_epoch = len(X) // 100
+    out, done = [], 0
+    for target in sorted(steps):
+        while done < target:
+            epoch, i = divmod(done, per_epoch)
+            idx = batch_indices(len(X), 100, seed, epoch)[i]
+            step(X[idx], T[idx])
+            done += 1
+        out.append((done, params["W1"].numpy(), models.accuracy(params, data.test.images, data.test.labels)))
+    return out
+
+
+def run_experiment(name, data, *, base: RunConfig | None = None, progress=False):
+    """One experiment of :data:`scratch.experiments.EXPERIMENTS`, trained with :func:`tfimpl.train.train`."""
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}; choose one of {sorted(EXPERIMENTS)}")
+    base = base or RunConfig()
+    results = []
+    for label, changes in EXPERIMENTS[name][1]:
+        changes = resolve_seed(changes)
+        if "seed" in changes and label.startswith("no fixed seed"):
+            label = f"{label} (drew {changes['seed']})"
+        s = train(replace(base, **changes), data, progress=progress).summary
+        results.append((label, s["test_accuracy"], s["final_train_loss"]))
+    return results
