@@ -40,7 +40,7 @@ __all__ = ["GradCheckResult", "check_gradients", "numerical_gradient", "relative
 
 
 def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
-    r""":math:`\max_i |a_i - n_i| / \max(10^{-8}, \max_i |a_i| + \max_i |n_i|)`; 0 for empty arrays."""
+    r""":math:`\max_i |a_i - n_i| / \max(10^{-8}, \max_i |a_i| + \max_i |n_i|)`; 0 for empty arrays. See ``docs/math.md#gradient-checking``."""
     analytic, numeric = np.asarray(analytic, np.float64), np.asarray(numeric, np.float64)
     if analytic.shape != numeric.shape:
         raise ValueError(f"shapes differ: analytic {analytic.shape}, numeric {numeric.shape}")
@@ -73,6 +73,8 @@ def numerical_gradient(
     -------
     array
         ``x.shape`` for a full check, ``(K,)`` for a sampled one.
+
+    See ``docs/math.md#gradient-checking``.
     """
     if x.dtype != np.float64:
         raise TypeError(f"finite differences need float64 (float32 rounding swamps them), got {x.dtype}")

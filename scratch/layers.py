@@ -65,6 +65,8 @@ def dense_backward(dout: np.ndarray, cache: tuple, *, need_dx: bool = True):
     dx : (N, D_in) array or None
     dW : (D_in, D_out) array
     db : (D_out,) array
+
+    See ``docs/math.md#backpropagation``.
     """
     x, W = cache
     dx = dout @ W.T if need_dx else None  # (N, D_in)
@@ -83,6 +85,8 @@ def relu_backward(dout: np.ndarray, cache: np.ndarray) -> np.ndarray:
     r"""ReLU passes the gradient where its output is positive: :math:`dx = d\text{out}\,[x > 0]`.
 
     At exactly :math:`x = 0` the derivative is taken as 0, as TensorFlow does.
+
+    See ``docs/math.md#backpropagation``.
     """
     return dout * (cache > 0)
 

@@ -68,6 +68,8 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     Returns
     -------
     (N, C) array of probabilities; each row sums to 1.
+
+    See ``docs/math.md#softmax``.
     """
     shifted = logits - _row_max(logits)  # (N, C), every entry <= 0
     e = np.exp(shifted)  # (N, C)
@@ -88,6 +90,8 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
     Returns
     -------
     (N, C) array
+
+    See ``docs/math.md#softmax``.
     """
     shifted = logits - _row_max(logits)  # (N, C)
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
@@ -115,6 +119,8 @@ def softmax_backward(dprobs: np.ndarray, probs: np.ndarray) -> np.ndarray:
     Returns
     -------
     dlogits : (N, C) array
+
+    See ``docs/math.md#softmax-jacobian``.
     """
     return probs * (dprobs - (dprobs * probs).sum(axis=1, keepdims=True))
 
@@ -133,6 +139,8 @@ def softmax_cross_entropy(logits: np.ndarray, y: np.ndarray) -> float:
     logits : (N, C) array
     y : (N, C) array
         One-hot rows (or probability rows summing to 1).
+
+    See ``docs/math.md#cross-entropy``.
     """
     return float(-(y * log_softmax(logits)).sum() / logits.shape[0])
 
@@ -150,6 +158,8 @@ def softmax_cross_entropy_grad(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
     Returns
     -------
     dlogits : (N, C) array
+
+    See ``docs/math.md#the-gradient-of-cross-entropy``.
     """
     return _softmax_cross_entropy_value_and_grad(logits, y)[1]
 
@@ -215,6 +225,8 @@ def naive_cross_entropy(logits: np.ndarray, y: np.ndarray) -> float:
     the largest by more than about 745 (float64) or 104 (float32), its probability underflows to 0,
     ``log(0) = -inf``, and ``0 * -inf = nan``. The logits form never forms :math:`\log p` from
     :math:`p`, so it stays finite. The early TensorFlow tutorials used this form; do not.
+
+    See ``docs/math.md#cross-entropy``.
     """
     with np.errstate(divide="ignore", invalid="ignore"):
         return float(-(y * np.log(softmax(logits))).sum() / logits.shape[0])
@@ -280,6 +292,8 @@ def clipped_binary_cross_entropy_grad(logits: np.ndarray, y: np.ndarray) -> np.n
     The clip passes the gradient where the probability lies inside the bounds, ends included, and
     blocks it outside, like ``tf.clip_by_value``. Unlike cross-entropy, the softmax Jacobian does not
     cancel here, which is why :func:`softmax_backward` is needed.
+
+    See ``docs/math.md#softmax-jacobian``.
     """
     probs, clipped = _clipped_probs(logits)
     n = logits.shape[0]

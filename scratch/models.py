@@ -161,6 +161,8 @@ def backward(
         ``dW1, db1, ...`` under the parameter names ``W1, b1, ...``.
     dx : (N, 784) array or None
         The gradient with respect to the input, only when ``need_dx`` (the optimal-input experiment).
+
+    See ``docs/math.md#backpropagation``.
     """
     grads: dict[str, np.ndarray] = {}
     dh = dlogits
@@ -222,6 +224,8 @@ def loss_and_grads(
     loss : float
     grads : dict
         Same keys, shapes and dtypes as ``params``.
+
+    See ``docs/math.md#backpropagation``.
     """
     if loss not in losses.LOSSES:
         raise ValueError(f"unknown loss {loss!r}; choose one of {sorted(losses.LOSSES)}")

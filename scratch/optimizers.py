@@ -90,6 +90,8 @@ class SGD(_Optimizer):
     ----------
     learning_rate : float > 0
     momentum : float in [0, 1)
+
+    See ``docs/math.md#optimizers``.
     """
 
     def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0):
@@ -124,6 +126,8 @@ class Adagrad(_Optimizer):
     :math:`\epsilon + \sqrt{\text{acc}}`: Keras puts epsilon (1e-7) *inside* the root, and the 0.1 start
     makes the first steps smaller (the first step is :math:`lr\,g/\sqrt{0.1 + g^2}` rather than
     :math:`lr\,\operatorname{sign}(g)`). TF 1's ``AdagradOptimizer`` also started at 0.1, with no epsilon.
+
+    See ``docs/math.md#optimizers``.
     """
 
     def __init__(self, learning_rate: float = 0.001, initial_accumulator_value: float = 0.1, epsilon: float = 1e-7):
@@ -168,6 +172,8 @@ class Adam(_Optimizer):
     The difference is tiny once :math:`\sqrt{v} \gg \epsilon` but visible early and for small gradients.
     Keras' default epsilon is 1e-7 (TF 1's was 1e-8). ``m + (g - m)(1 - beta_1)`` is
     :math:`\beta_1 m + (1-\beta_1) g` rearranged; we keep Keras' form so the rounding matches.
+
+    See ``docs/math.md#optimizers``.
     """
 
     def __init__(self, learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7):

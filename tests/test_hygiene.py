@@ -20,3 +20,17 @@ def test_compiles_without_warnings(path):
 
 def test_sources_found():
     assert len(SOURCES) >= 10
+
+
+def test_docs_links_point_at_real_sections():
+    """Every ``docs/math.md#anchor`` named in a docstring is a heading of docs/math.md, and back."""
+    import re
+
+    doc = (ROOT / "docs" / "math.md").read_text()
+    anchors = {re.sub(r"[^a-z0-9 -]", "", h.lower()).replace(" ", "-") for h in re.findall(r"^## (.+)$", doc, re.M)}
+    used = {a for p in SOURCES for a in re.findall(r"docs/math\.md#([a-z0-9-]+)", p.read_text())}
+    assert used, "no docstring links to docs/math.md"
+    assert used <= anchors, f"broken links: {used - anchors}"
+    assert anchors <= used, f"sections no docstring links to: {anchors - used}"
+    for target in re.findall(r"\]\((\.\./[^)#]+)\)", doc):
+        assert (ROOT / "docs" / target).resolve().exists(), target
