@@ -26,15 +26,9 @@ class PaperEpsilonAdam(Adam):
     """Adam with epsilon where Kingma & Ba put it, ``lr * m_hat / (sqrt(v_hat) + eps)``, not Keras' epsilon hat."""
 
     def _update(self, key, g, p):
-        if key not in self.momentums:
-            self.momentums[key], self.velocities[key] = np.zeros_like(p), np.zeros_like(p)
-        m, v = self.momentums[key], self.velocities[key]
         f = p.dtype.type
-        t = f(self.iterations + 1)
-        m += (g - m) * f(1 - self.beta_1)
-        v += (np.square(g) - v) * f(1 - self.beta_2)
-        m_hat = m / (f(1) - _keras_cast(self.beta_1, p.dtype) ** t)
-        v_hat = v / (f(1) - _keras_cast(self.beta_2, p.dtype) ** t)
+        m, v, beta_1_power, beta_2_power = self._moments(key, g, p)
+        m_hat, v_hat = m / (f(1) - beta_1_power), v / (f(1) - beta_2_power)
         p -= self._lr(p.dtype) * m_hat / (np.sqrt(v_hat) + f(self.epsilon))
 
 

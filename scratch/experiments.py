@@ -161,6 +161,11 @@ EXPERIMENTS = {
 
 def run_experiment(name: str, data: Datasets, *, base: RunConfig | None = None, progress: bool = False):
     """Run one experiment of :data:`EXPERIMENTS`: ``[(label, test accuracy, final train loss), ...]``."""
+    return run_with(train, name, data, base=base, progress=progress)
+
+
+def run_with(train_fn, name: str, data: Datasets, *, base: RunConfig | None = None, progress: bool = False):
+    """:func:`run_experiment` with any package's ``train(config, data, progress=...)``; tfimpl passes its own."""
     if name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r}; choose one of {sorted(EXPERIMENTS)}")
     base = base or RunConfig()
@@ -169,7 +174,7 @@ def run_experiment(name: str, data: Datasets, *, base: RunConfig | None = None, 
         changes = resolve_seed(changes)
         if "seed" in changes and label.startswith("no fixed seed"):
             label = f"{label} (drew {changes['seed']})"
-        s = train(replace(base, **changes), data, progress=progress).summary
+        s = train_fn(replace(base, **changes), data, progress=progress).summary
         results.append((label, s["test_accuracy"], s["final_train_loss"]))
     return results
 

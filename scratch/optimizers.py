@@ -186,7 +186,8 @@ class Adam(_Optimizer):
         self.momentums: dict[str, np.ndarray] = {}
         self.velocities: dict[str, np.ndarray] = {}
 
-    def _update(self, key, g, p):
+    def _moments(self, key, g, p):
+        """Update and return ``(m, v, beta_1**t, beta_2**t)`` for this step."""
         if key not in self.momentums:
             self.momentums[key], self.velocities[key] = np.zeros_like(p), np.zeros_like(p)
         m, v = self.momentums[key], self.velocities[key]
@@ -194,9 +195,14 @@ class Adam(_Optimizer):
         t = f(self.iterations + 1)
         beta_1_power = _keras_cast(self.beta_1, p.dtype) ** t
         beta_2_power = _keras_cast(self.beta_2, p.dtype) ** t
-        alpha = self._lr(p.dtype) * np.sqrt(f(1) - beta_2_power) / (f(1) - beta_1_power)
         m += (g - m) * f(1 - self.beta_1)
         v += (np.square(g) - v) * f(1 - self.beta_2)
+        return m, v, beta_1_power, beta_2_power
+
+    def _update(self, key, g, p):
+        f = p.dtype.type
+        m, v, beta_1_power, beta_2_power = self._moments(key, g, p)
+        alpha = self._lr(p.dtype) * np.sqrt(f(1) - beta_2_power) / (f(1) - beta_1_power)
         p -= (m * alpha) / (np.sqrt(v) + f(self.epsilon))
 
 

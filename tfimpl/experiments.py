@@ -7,14 +7,13 @@ plots`` runs both versions and prints how far apart they end.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 
 import numpy as np
 import tensorflow as tf
 
 from scratch.config import RunConfig
 from scratch.data import Datasets, batch_indices, one_hot
-from scratch.experiments import EXPERIMENTS, resolve_seed
+from scratch.experiments import EXPERIMENTS, resolve_seed, run_with
 
 from . import models
 from .optimizers import Adagrad, make_optimizer
@@ -90,14 +89,4 @@ def weight_snapshots(data: Datasets, steps: Sequence[int] = (0, 1, 10, 1000), *,
 
 def run_experiment(name, data, *, base: RunConfig | None = None, progress=False):
     """One experiment of :data:`scratch.experiments.EXPERIMENTS`, trained with :func:`tfimpl.train.train`."""
-    if name not in EXPERIMENTS:
-        raise ValueError(f"unknown experiment {name!r}; choose one of {sorted(EXPERIMENTS)}")
-    base = base or RunConfig()
-    results = []
-    for label, changes in EXPERIMENTS[name][1]:
-        changes = resolve_seed(changes)
-        if "seed" in changes and label.startswith("no fixed seed"):
-            label = f"{label} (drew {changes['seed']})"
-        s = train(replace(base, **changes), data, progress=progress).summary
-        results.append((label, s["test_accuracy"], s["final_train_loss"]))
-    return results
+    return run_with(train, name, data, base=base, progress=progress)
