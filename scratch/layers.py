@@ -70,7 +70,9 @@ def dense_backward(dout: np.ndarray, cache: tuple, *, need_dx: bool = True):
     """
     x, W = cache
     dx = dout @ W.T if need_dx else None  # (N, D_in)
-    dW = x.T @ dout  # (D_in, D_out)
+    # With one example, x.T @ dout is an outer product, and NumPy's matmul computes those in its own loop
+    # rather than with BLAS (numpy PR #12219): 640 us against np.dot's 92 us for 784 x 300 here.
+    dW = np.dot(x.T, dout) if x.shape[0] == 1 else x.T @ dout  # (D_in, D_out)
     db = dout.sum(axis=0)  # (D_out,)
     return dx, dW, db
 

@@ -51,6 +51,22 @@ def test_loss_and_grads_against_finite_differences(batch, model, loss):
     assert not bad, f"{model}/{loss} gradients off: {bad}"
 
 
+@pytest.mark.parametrize("model", ["linear", "mlp"])
+def test_batch_of_one_against_finite_differences(batch, model):
+    """One example takes dense_backward's np.dot branch (the outer product): same check, same bound."""
+    x, labels = batch[0][:1], batch[1][:1]
+    params = _params(model)
+    assert _away_from_kinks(params, x)
+    _, grads = models.loss_and_grads(params, x, labels)
+    rows = gradcheck.check_gradients(
+        lambda: models.loss_and_grads(params, x, labels)[0], params, grads, tolerance=TOL, samples=40
+    )
+    assert all(r.passed for r in rows), [(r.name, r.max_rel_error) for r in rows]
+    np.testing.assert_allclose(
+        grads["W1"], models.loss_and_grads(params, x.repeat(2, axis=0), labels.repeat(2))[1]["W1"]
+    )
+
+
 @pytest.mark.parametrize("activation", ["sigmoid", "tanh"])
 def test_other_activations_backprop(batch, activation):
     x, labels = batch

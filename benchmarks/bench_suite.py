@@ -1,0 +1,36 @@
+"""The side-by-side suite: every operation x implementation x model x batch size x visible device.
+
+Groups are ``operation / model / batch``, so pytest-benchmark's table puts the implementations of one
+measurement next to each other. Each benchmark warms up first (tracing, XLA compilation, BLAS threads)
+and checks what it computed afterwards (see :mod:`benchmarks.workloads`).
+
+Timed (on demand; minutes)::
+
+    pytest benchmarks/bench_suite.py --benchmark-enable --benchmark-only -k "train_step and mlp"
+
+CI runs it with ``--benchmark-disable`` (the default in ``pyproject.toml``): each workload runs once,
+with a two-step ``train_step`` round, so nothing in the suite can rot. The GPU appears as a device
+parameter when TensorFlow sees one; no change to the command.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks import workloads
+
+pytest.importorskip("tensorflow")
+
+CASES = list(workloads.cases())
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_workload(benchmark, mnist, case):
+    benchmark.group = f"{case.operation} / {case.model} / batch {case.batch_size}"
+    benchmark.extra_info.update(implementation=case.implementation, device=case.device)
+    # Disabled (CI): a short round is enough to prove the code path; timed: the real round.
+    w = workloads.build(case, mnist, steps=2 if benchmark.disabled else None)
+    w.warm_up(0 if benchmark.disabled else 2)
+    benchmark.extra_info.update(steps=w.steps, examples=w.examples)
+    result = benchmark(w.run)
+    w.check(result)

@@ -1,0 +1,126 @@
+"""What machine a benchmark ran on: CPU, cores, GPU, library versions and NumPy's BLAS."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import platform
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["describe_machine", "machine_line"]
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _cpu_flags() -> list[str]:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                return [f for f in ("avx2", "fma", "avx512f", "avx512_bf16", "amx_tile") if f in flags]
+    except OSError:
+        pass
+    return []
+
+
+def _numpy_blas() -> dict:
+    """NumPy's BLAS as built, and, for OpenBLAS, the kernel it picked at run time (e.g. ``SkylakeX``)."""
+    info: dict = {}
+    try:
+        deps = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        info = {"name": deps.get("name"), "version": deps.get("version")}
+    except Exception:  # older NumPy has no dict mode; the name is then simply unknown
+        info = {"name": "unknown"}
+    libs = Path(np.__file__).parent.parent / "numpy.libs"
+    for lib_path in sorted(libs.glob("libscipy_openblas*.so*")) if libs.is_dir() else []:
+        try:
+            lib = ctypes.CDLL(str(lib_path))
+        except OSError:
+            continue
+        for symbol, key in (
+            ("scipy_openblas_get_corename64_", "kernel"),
+            ("scipy_openblas_get_num_threads64_", "threads"),
+        ):
+            fn = getattr(lib, symbol, None)
+            if fn is None:
+                continue
+            fn.restype = ctypes.c_char_p if key == "kernel" else ctypes.c_int
+            value = fn()
+            info[key] = value.decode() if isinstance(value, bytes) else int(value)
+    return info
+
+
+def _tensorflow() -> dict:
+    try:
+        import tensorflow as tf
+    except ImportError:
+        return {"tensorflow": None, "gpus": []}
+    import keras
+
+    gpus = []
+    for gpu in tf.config.list_physical_devices("GPU"):
+        details = tf.config.experimental.get_device_details(gpu)
+        gpus.append(details.get("device_name", gpu.name))
+    build = tf.sysconfig.get_build_info()
+    return {
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "tensorflow_cuda": build.get("cuda_version") or None,
+        "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on for x86 CPUs)"),
+        "gpus": gpus,
+    }
+
+
+def describe_machine() -> dict:
+    """A JSON-ready description of this machine and software."""
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count()
+    return {
+        "cpu": _cpu_model(),
+        "cpu_flags": _cpu_flags(),
+        "cores": os.cpu_count(),
+        "usable_cores": usable,
+        "memory_gib": _memory_gib(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "numpy_blas": _numpy_blas(),
+        **_tensorflow(),
+        "platform": platform.platform(),
+    }
+
+
+def _memory_gib() -> float | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                return round(int(line.split()[1]) / 2**20, 1)
+    except OSError:
+        pass
+    return None
+
+
+def machine_line(m: dict) -> str:
+    """One line: ``Intel Xeon (2 cores, avx512f); no GPU; NumPy 2.4 + OpenBLAS 0.3 (SkylakeX); TF 2.21``."""
+    blas = m["numpy_blas"]
+    blas_text = f"{blas.get('name')} {blas.get('version') or ''}".strip()
+    if blas.get("kernel"):
+        blas_text += f" ({blas['kernel']} kernels, {blas.get('threads', '?')} threads)"
+    gpu = ", ".join(m["gpus"]) if m.get("gpus") else "no GPU visible to TensorFlow"
+    flags = ", ".join(m["cpu_flags"])
+    tf_text = f"TensorFlow {m['tensorflow']}, Keras {m['keras']}" if m.get("tensorflow") else "no TensorFlow"
+    return (
+        f"{m['cpu']} ({m['usable_cores']} cores{', ' + flags if flags else ''}, {m['memory_gib']} GiB); {gpu}; "
+        f"NumPy {m['numpy']} with {blas_text}; {tf_text}; Python {m['python']}"
+    )

@@ -1,0 +1,169 @@
+"""The benchmark machinery: the grid, the products' arithmetic, the checks, the crossover and the report files."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from benchmarks import __main__ as bench_cli
+from benchmarks import report, workloads
+
+
+def test_product_shapes_and_flops_of_the_mlp_step():
+    shapes = workloads.product_shapes("mlp", 100, "train")
+    assert shapes == [
+        ((100, 784), (784, 300), "a@b"),  # x W1
+        ((100, 784), (100, 300), "a.T@b"),  # dW1 = x^T dh
+        ((100, 300), (300, 10), "a@b"),  # h W2
+        ((100, 300), (100, 10), "a.T@b"),  # dW2 = h^T dz
+        ((100, 10), (300, 10), "a@b.T"),  # dh = dz W2^T; none for the first layer
+    ]
+    assert workloads.flops("mlp", 100, "train") == 2 * (2 * 100 * 784 * 300 + 3 * 100 * 300 * 10)
+    assert workloads.flops("linear", 10, "forward") == 2 * 10 * 784 * 10
+
+
+def test_cases_cover_the_grid_and_only_tensorflow_moves_to_the_gpu():
+    cases = list(workloads.cases(device_names=["cpu", "gpu"]))
+    assert {c.device for c in cases if c.implementation == "scratch"} == {"cpu"}
+    assert {c.device for c in cases if c.implementation == "tfimpl-xla"} == {"cpu", "gpu"}
+    steps = {(c.implementation, c.batch_size) for c in cases if c.operation == "train_step" and c.model == "wide"}
+    assert steps == {(i, b) for i in workloads.IMPLEMENTATIONS for b in workloads.BATCH_SIZES}
+    assert not [c for c in cases if c.operation == "loss_and_grads" and c.implementation == "keras"]
+    assert min(c.batch_size for c in cases if c.operation == "epoch") == 100
+    assert len({c.id for c in cases}) == len(cases)
+
+
+@pytest.fixture(scope="module")
+def tf():
+    return pytest.importorskip("tensorflow")
+
+
+@pytest.mark.parametrize("impl", ["scratch", "tfimpl-graph", "keras"])
+def test_checks_reject_wrong_results(tf, mnist, impl):
+    """Negative controls for the benchmarks' own assertions: each check fails on a wrong answer."""
+    fwd = workloads.build(workloads.Case("forward", impl, "mlp", 10), mnist)
+    fwd.check(fwd.run())
+    with pytest.raises(AssertionError):
+        fwd.check(np.zeros((10, 10), np.float32))
+    with pytest.raises(AssertionError):
+        fwd.check(fwd.run()[:5])
+
+    train = workloads.build(workloads.Case("train_step", impl, "linear", 10), mnist, steps=2)
+    with pytest.raises(AssertionError, match="did not move"):
+        train.check([0.1, 0.2])  # nothing has run yet
+    losses = train.run()
+    train.check(losses)
+    with pytest.raises(AssertionError):
+        train.check([float("nan")])
+
+
+def test_evaluation_check_compares_with_numpy(tf, mnist):
+    ev = workloads.build(workloads.Case("evaluate", "tfimpl-eager", "linear", 1000), mnist)
+    loss, acc = ev.run()
+    ev.check((loss, acc))
+    with pytest.raises(AssertionError):
+        ev.check((loss, acc + 0.01))  # 100 more right answers than NumPy found
+
+
+def test_crossing_interpolates_in_log_batch():
+    b, text = report._crossing([(1, 0.5, "a"), (10, 0.8, "a"), (100, 2.0, "tfimpl-graph")])
+    expected = 10 ** (1 + math.log(1 / 0.8) / math.log(2.0 / 0.8))
+    assert b == pytest.approx(expected) and 10 < b < 100
+    assert "tfimpl-graph" in text and "between batch 10 and 100" in text
+    # ahead, then behind again at the largest size: no crossover to report
+    b, text = report._crossing([(1, 0.5, "a"), (10, 2.0, "a"), (100, 0.7, "a")])
+    assert b is None and "behind NumPy again" in text
+    b, text = report._crossing([(1, 1.5, "a"), (10, 3.0, "a")])
+    assert b is None and "ahead of NumPy at every batch" in text
+    b, text = report._crossing([(1, 0.5, "a"), (10, 0.9, "a")])
+    assert b is None and "behind NumPy at every batch" in text
+
+
+def _row(impl, model, steps_per_second, efficiency=0.5, own=0.7):
+    return {
+        "operation": "train_step",
+        "implementation": impl,
+        "model": model,
+        "batch_size": 100,
+        "device": "cpu",
+        "steps_per_second": steps_per_second,
+        "examples_per_second": 100 * steps_per_second,
+        "efficiency": efficiency,
+        "efficiency_own_library": own,
+    }
+
+
+def test_targets_are_ratios_in_one_run():
+    rows = [
+        _row("scratch", "linear", 9000),
+        _row("keras", "linear", 300),
+        _row("tfimpl-graph", "linear", 400),
+        _row("scratch", "mlp", 800, efficiency=0.4, own=0.65),
+        _row("keras", "mlp", 200),
+        _row("tfimpl-xla", "mlp", 350),
+    ]
+    got = {t["target"]: (round(t["measured"], 3), t["met"]) for t in report.targets(rows)}
+    assert got["scratch linear / Keras fit"] == (30.0, True)
+    assert got["scratch mlp / Keras fit"] == (4.0, True)
+    assert got["scratch mlp: products alone (NumPy) / step"] == (0.65, True)
+    assert got["scratch mlp: products alone (fastest library) / step"] == (0.4, False)
+    assert got["best tfimpl linear (tfimpl-graph) / Keras fit"] == (1.333, False)
+    assert got["best tfimpl mlp (tfimpl-xla) / Keras fit"] == (1.75, True)
+
+
+def test_report_writes_json_markdown_and_plots(tf, tmp_path):
+    out = tmp_path / "report"
+    rep = report.run_report(
+        out,
+        operations=("train_step", "forward"),
+        implementations=("scratch", "tfimpl-graph", "keras"),
+        models=("linear",),
+        batch_sizes=(10, 100),
+        seconds=0.01,
+        warmup=1,
+        min_rounds=1,
+        command="test",
+        progress=False,
+    )
+    data = json.loads((out / "results.json").read_text())
+    assert data["machine"]["cores"] >= 1 and data["machine"]["numpy_blas"]["name"]
+    meas = data["measurements"]
+    assert len(meas) == 2 * 3 * 2  # (train_step, forward) x 3 implementations x 2 batch sizes, CPU only here
+    for m in meas:
+        for key in ("implementation", "model", "batch_size", "device", "steps_per_second", "examples_per_second"):
+            assert key in m
+        assert m["steps_per_second"] > 0 and 0 < m["efficiency"]
+        assert m["examples_per_second"] == pytest.approx(m["steps_per_second"] * m["batch_size"])
+    assert {m["steps_per_call"] for m in meas if m["operation"] == "train_step"} == {workloads.ROUND_STEPS}
+    assert len(data["bounds"]) == 4  # (train, forward) x (10, 100)
+    got = {(c["operation"], c["implementation"]) for c in data["crossovers"]}
+    assert got == {(op, i) for op in ("forward", "train_step") for i in ("best tfimpl", "tfimpl-graph", "keras")}
+    md = (out / "report.md").read_text()
+    assert "| linear | scratch | cpu |" in md and "## Targets" in md and data["machine"]["numpy"] in md
+    for name in ("train_step.png", "forward.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not (out / "epoch.png").exists()
+    assert rep["wall_seconds"] > 0
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["report", "--batch-sizes", "0,10"], "batch sizes must be positive"),
+        (["report", "--batch-sizes", "ten"], "comma-separated integers"),
+        (["report", "--models", "huge"], "unknown ['huge']"),
+        (["report", "--operations", "backward"], "unknown ['backward']"),
+    ],
+)
+def test_cli_refuses_nonsense(argv, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        bench_cli.main(argv)
+    assert exc.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_cli_refuses_nonpositive_seconds():
+    with pytest.raises(SystemExit, match="--seconds must be positive"):
+        bench_cli.main(["report", "--seconds", "0"])
