@@ -30,7 +30,7 @@ from __future__ import annotations
 import functools
 import itertools
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -102,7 +102,6 @@ class Workload:
     check: Callable[[object], None]
     steps: int
     examples: int
-    notes: dict = field(default_factory=dict)
 
     def warm_up(self, calls: int = 2) -> None:
         """Trace, compile and settle thread pools and allocators outside the timing; checks each result."""
@@ -234,13 +233,13 @@ class _Context:
     def expected_logits(self) -> np.ndarray:
         return np_models.forward(self.start, self.x)[0]
 
-    def workload(self, run, check, **notes) -> Workload:
+    def workload(self, run, check) -> Workload:
         c = self.case
         steps = {"train_step": self.steps, "epoch": self.steps}.get(c.operation, 1)
         if c.operation == "evaluate":
             steps = -(-len(self.data.test) // c.batch_size)
         examples = len(self.data.test) if c.operation == "evaluate" else steps * c.batch_size
-        return Workload(c, run, check, steps, examples, notes)
+        return Workload(c, run, check, steps, examples)
 
     # The checks, shared by every implementation -------------------------------------------------
 
