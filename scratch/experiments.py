@@ -109,15 +109,31 @@ def weight_snapshots(
     params = models.init_params("linear", init="zeros", dtype=data.train.images.dtype)
     opt = make_optimizer("sgd", learning_rate)
     X, T = data.train.images, one_hot(data.train.labels, dtype=data.train.images.dtype)
-    per_epoch = len(X) // 100
-    out, done = [], 0
+    return snapshots_at(
+        steps,
+        len(X),
+        seed,
+        train_batch=lambda idx: train_step(params, opt, X[idx], T[idx]),
+        snapshot=lambda: (params["W1"].copy(), models.accuracy(params, data.test.images, data.test.labels)),
+    )
+
+
+def snapshots_at(steps: Sequence[int], n_train: int, seed: int, *, train_batch, snapshot, batch_size: int = 100):
+    """Train batch by batch (the training loop's shuffled batches) and take ``snapshot()`` at each of ``steps``.
+
+    The schedule shared by both packages' :func:`weight_snapshots`: ``train_batch(idx)`` runs one step on
+    the examples ``idx``. Returns ``[(step, *snapshot()), ...]`` in increasing step order.
+    """
+    per_epoch = n_train // batch_size
+    out, done, epoch, batches = [], 0, None, None
     for target in sorted(steps):
         while done < target:
-            epoch, i = divmod(done, per_epoch)
-            idx = batch_indices(len(X), 100, seed, epoch)[i]
-            train_step(params, opt, X[idx], T[idx])
+            e, i = divmod(done, per_epoch)
+            if e != epoch:  # one permutation per epoch, not one per step
+                epoch, batches = e, batch_indices(n_train, batch_size, seed, e)
+            train_batch(batches[i])
             done += 1
-        out.append((done, params["W1"].copy(), models.accuracy(params, data.test.images, data.test.labels)))
+        out.append((done, *snapshot()))
     return out
 
 

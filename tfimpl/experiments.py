@@ -12,8 +12,8 @@ import numpy as np
 import tensorflow as tf
 
 from scratch.config import RunConfig
-from scratch.data import Datasets, batch_indices, one_hot
-from scratch.experiments import EXPERIMENTS, resolve_seed, run_with
+from scratch.data import Datasets, one_hot
+from scratch.experiments import EXPERIMENTS, resolve_seed, run_with, snapshots_at
 
 from . import models
 from .optimizers import Adagrad, make_optimizer
@@ -75,16 +75,13 @@ def weight_snapshots(data: Datasets, steps: Sequence[int] = (0, 1, 10, 1000), *,
     opt.build(list(params.values()))
     X, T = data.train.images, one_hot(data.train.labels, dtype=data.train.images.dtype)
     step = tf.function(lambda x, y: train_step(params, opt, x, y))
-    per_epoch = len(X) // 100
-    out, done = [], 0
-    for target in sorted(steps):
-        while done < target:
-            epoch, i = divmod(done, per_epoch)
-            idx = batch_indices(len(X), 100, seed, epoch)[i]
-            step(X[idx], T[idx])
-            done += 1
-        out.append((done, params["W1"].numpy(), models.accuracy(params, data.test.images, data.test.labels)))
-    return out
+    return snapshots_at(
+        steps,
+        len(X),
+        seed,
+        train_batch=lambda idx: step(X[idx], T[idx]),
+        snapshot=lambda: (params["W1"].numpy(), models.accuracy(params, data.test.images, data.test.labels)),
+    )
 
 
 def run_experiment(name, data, *, base: RunConfig | None = None, progress=False):
