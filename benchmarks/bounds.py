@@ -12,10 +12,9 @@ NumPy's products go through its BLAS (OpenBLAS in the PyPI wheels); TensorFlow's
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
+from .timing import time_rounds
 from .workloads import flops, product_shapes
 
 __all__ = ["numpy_products", "tensorflow_products"]
@@ -31,19 +30,9 @@ def _operands(model: str, batch_size: int, kind: str, rng: np.random.Generator):
 
 
 def _median_time(fn, min_seconds: float) -> float:
-    """Median seconds per call of ``fn()`` over rounds of at least 5 ms each (two warm-up calls)."""
+    """Median seconds per call of ``fn()`` after one warm-up call."""
     fn()
-    t0 = time.perf_counter()
-    fn()
-    one = max(time.perf_counter() - t0, 1e-7)
-    per_round = max(1, int(0.005 / one))
-    times, start = [], time.perf_counter()
-    while len(times) < 3 or (time.perf_counter() - start < min_seconds and len(times) < 200):
-        t0 = time.perf_counter()
-        for _ in range(per_round):
-            fn()
-        times.append((time.perf_counter() - t0) / per_round)
-    return float(np.median(times))
+    return float(np.median(time_rounds(fn, seconds=min_seconds)[0]))
 
 
 def numpy_products(model: str, batch_size: int, kind: str, *, min_seconds: float = 0.2, seed: int = 0) -> float:

@@ -12,25 +12,24 @@ import numpy as np
 __all__ = ["describe_machine", "machine_line"]
 
 
-def _cpu_model() -> str:
+def _proc_field(path: str, key: str) -> str | None:
+    """The value of the first ``key: value`` line of a ``/proc`` file; None where there is none."""
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(key):
                 return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return None
+
+
+def _cpu_model() -> str:
+    return _proc_field("/proc/cpuinfo", "model name") or platform.processor() or platform.machine()
 
 
 def _cpu_flags() -> list[str]:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-                return [f for f in ("avx2", "fma", "avx512f", "avx512_bf16", "amx_tile") if f in flags]
-    except OSError:
-        pass
-    return []
+    flags = set((_proc_field("/proc/cpuinfo", "flags") or "").split())
+    return [f for f in ("avx2", "fma", "avx512f", "avx512_bf16", "amx_tile") if f in flags]
 
 
 def _numpy_blas() -> dict:
@@ -102,13 +101,8 @@ def describe_machine() -> dict:
 
 
 def _memory_gib() -> float | None:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                return round(int(line.split()[1]) / 2**20, 1)
-    except OSError:
-        pass
-    return None
+    total = _proc_field("/proc/meminfo", "MemTotal")  # "24632812 kB"
+    return round(int(total.split()[0]) / 2**20, 1) if total else None
 
 
 def machine_line(m: dict) -> str:

@@ -33,6 +33,7 @@ from scratch.files import atomic_write_bytes, write_json
 
 from . import bounds, workloads
 from .machine import describe_machine, machine_line
+from .timing import time_rounds
 
 __all__ = ["crossovers", "main", "measure", "run_report", "targets"]
 
@@ -54,15 +55,8 @@ def measure(w: workloads.Workload, *, seconds: float, warmup: int, min_rounds: i
     later rounds make; rounds go on until ``seconds`` have passed and there are ``min_rounds`` of them.
     """
     w.warm_up(max(1, warmup))
-    times, calls, start = [], 1, time.perf_counter()
-    while len(times) < min_rounds or time.perf_counter() - start < seconds:
-        t0 = time.perf_counter()
-        for _ in range(calls):
-            result = w.run()
-        times.append((time.perf_counter() - t0) / calls)
-        calls = max(1, int(0.01 / max(times[0], 1e-9)))
+    times, result = time_rounds(w.run, seconds=seconds, min_rounds=min_rounds)
     w.check(result)
-    times = np.asarray(times)
     return {
         "seconds_per_call": float(np.median(times)),
         "seconds_min": float(times.min()),
@@ -180,10 +174,9 @@ def targets(measurements: list[dict]) -> list[dict]:
     """Issue 5's ratios at batch 100 on the CPU, from the ``train_step`` rows."""
 
     def get(impl, model):
-        r = _lookup(
+        return _lookup(
             measurements, operation="train_step", implementation=impl, model=model, batch_size=100, device="cpu"
         )
-        return r
 
     rows = []
     for model, need in (("linear", 10.0), ("mlp", 3.0)):
@@ -209,9 +202,7 @@ def targets(measurements: list[dict]) -> list[dict]:
         )
     for model in ("linear", "mlp"):
         k = get("keras", model)
-        tf_rows = [
-            get(i, model) for i in ("tfimpl-eager", "tfimpl-graph", "tfimpl-graph-multi", "tfimpl-xla") if get(i, model)
-        ]
+        tf_rows = [r for i in workloads.TF_IMPLEMENTATIONS if i != "keras" and (r := get(i, model))]
         if k and tf_rows:
             best = max(tf_rows, key=lambda r: r["steps_per_second"])
             rows.append(
