@@ -9,8 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from common.data import load_mnist
+from common.download import resolve_dir
+from common.labels import one_hot
 from scratch import models
-from scratch.data import load_mnist, one_hot, resolve_dir
 from scratch.optimizers import SGD
 from scratch.train import train_step
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scratch.data import load_mnist
+from common.data import load_mnist
 
 
 @pytest.fixture(scope="session")

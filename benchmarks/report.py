@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from scratch.data import load_mnist
-from scratch.files import atomic_write_bytes, write_json
+from common.data import load_mnist
+from common.files import atomic_write_bytes, write_json
 
 from . import bounds, workloads
 from .machine import describe_machine, machine_line
@@ -314,7 +314,7 @@ def plot(report: dict, operation: str, path: Path) -> Path | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from scratch.plots import save
+    from common.plots import save
 
     rows = [m for m in report["measurements"] if m["operation"] == operation]
     if not rows:

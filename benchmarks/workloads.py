@@ -34,8 +34,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from common.data import Datasets, batch_indices
+from common.labels import one_hot
 from scratch import models as np_models
-from scratch.data import Datasets, batch_indices, one_hot
 from scratch.optimizers import SGD
 from scratch.train import train_step as np_train_step
 
@@ -334,8 +335,9 @@ def _tfimpl(ctx: _Context) -> Workload:
     import tensorflow as tf
 
     from tfimpl import models as tf_models
+    from tfimpl.bridge import to_numpy, to_variables
+    from tfimpl.compiled import make_train_function
     from tfimpl.optimizers import make_optimizer
-    from tfimpl.train import make_train_function
     from tfimpl.train import train_step as tf_train_step
 
     impl, op, B = ctx.case.implementation, ctx.case.operation, ctx.case.batch_size
@@ -347,7 +349,7 @@ def _tfimpl(ctx: _Context) -> Workload:
         return fn if eager else tf.function(fn, jit_compile=xla, input_signature=signature)
 
     with tf.device(device):
-        params = tf_models.to_variables(ctx.params)
+        params = to_variables(ctx.params)
         spec = tf.TensorSpec([None, 784], tf.float32)
         if op == "forward":
             x = tf.constant(ctx.x)
@@ -413,7 +415,7 @@ def _tfimpl(ctx: _Context) -> Workload:
                 with tf.device(device):
                     return np.concatenate([run_steps(chunk).numpy() for chunk in idx])
 
-        return ctx.workload(run, lambda losses: ctx.check_trained(losses, tf_models.to_numpy(params)))
+        return ctx.workload(run, lambda losses: ctx.check_trained(losses, to_numpy(params)))
 
 
 def _tf_loss_and_correct(tf_models, params, x, labels):

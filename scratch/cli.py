@@ -1,47 +1,36 @@
-r"""``python -m scratch``: train a model by hand, or run the gradient checks.
+r"""``python -m scratch``: train a model by hand, check the gradients, draw the figures, run the experiments.
 
 python -m scratch train                       # the first tutorial: about 92% in 1000 steps
-python -m scratch train --model mlp --init normal --lr 0.5 --loss clipped_binary_cross_entropy --epochs 10
+python -m scratch train --model mlp --lr 0.5 --loss clipped_binary_cross_entropy --epochs 10
 python -m scratch gradcheck                   # every loss and both models against finite differences
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 
 import numpy as np
 
-from . import gradcheck, losses, models
-from .config import add_run_arguments, config_from_args
-from .data import MNISTError, load_mnist
-from .train import TrainingDiverged, default_out_dir, save_run, train
+from common.cli import add_figure_commands, add_train_command, print_experiment, run_command
+from common.config import positive_int
+from common.data import load_mnist
+from common.figures import Implementation, make_figures
+from common.labels import one_hot
 
-__all__ = ["add_figure_commands", "gradcheck_table", "main", "print_experiment", "train_command"]
+from . import experiments, gradcheck, losses, models
+from .train import train
 
+__all__ = ["IMPLEMENTATION", "gradcheck_table", "main"]
 
-def train_command(implementation: str, train_fn, args: argparse.Namespace) -> int:
-    """The ``train`` subcommand of both packages: train, write the run folder, print one line.
-
-    Exit status 0, or 3 when the loss diverged (then nothing is written).
-    """
-    config = config_from_args(args)
-    try:
-        result = train_fn(config)
-    except TrainingDiverged as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 3
-    out = save_run(result, default_out_dir(implementation, config))
-    s = result.summary
-    print(
-        f"{implementation} {s['model']} ({s['optimizer']}, {s['dtype']}) on {s['device']}: {s['steps']} steps, "
-        f"test accuracy {s['test_accuracy']:.2%}, {s['steps_per_second']:.0f} steps/s -> {out}"
-    )
-    return 0
-
-
-def _train(args: argparse.Namespace) -> int:
-    return train_command("scratch", train, args)
+#: What the figures need, computed by hand.
+IMPLEMENTATION = Implementation(
+    name="scratch (NumPy by hand)",
+    predict=lambda p, x, act: models.predict(p, x, activation=act),
+    hidden=lambda p, x, act: models.forward(p, x, activation=act)[1][0][1],  # the first layer's activation cache
+    optimal_inputs=lambda p, act: experiments.optimal_inputs(p, activation=act)[0],
+    learn_inverse=experiments.learn_inverse,
+    weight_snapshots=experiments.weight_snapshots,
+)
 
 
 def gradcheck_table(
@@ -55,12 +44,12 @@ def gradcheck_table(
     """
     data = load_mnist(data_dir, dtype=np.float64)
     x, labels = data.train.images[:16].copy(), data.train.labels[:16].copy()
-    y = models._targets(labels, "dense", len(labels), np.float64)
+    y = one_hot(labels, dtype=np.float64)
     rng = np.random.default_rng(seed)
     rows: list[gradcheck.GradCheckResult] = []
-    for name, (loss_fn, grad_fn, form) in losses.LOSSES.items():
+    for name, (loss_fn, grad_fn) in losses.LOSSES.items():
         logits = rng.normal(0, 1, (16, 10))
-        target = labels if form == "sparse" else y
+        target = labels if name.startswith("sparse") else y
         rows += gradcheck.check_gradients(
             lambda fn=loss_fn, z=logits, t=target: fn(z, t),
             {"logits": logits},
@@ -116,77 +105,26 @@ def _gradcheck(args: argparse.Namespace) -> int:
 
 
 def _plots(args: argparse.Namespace) -> int:
-    from .figures import make_figures
-
-    for path in make_figures(args.run_dir, load_mnist(args.data_dir)):
+    for path in make_figures(args.run_dir, load_mnist(args.data_dir), (IMPLEMENTATION,)):
         print(path)
     return 0
 
 
 def _experiment(args: argparse.Namespace) -> int:
-    from .experiments import run_experiment
-
-    return print_experiment(args.names, run_experiment, load_mnist(args.data_dir))
-
-
-def print_experiment(names, run_experiment, data) -> int:
-    """Run the named experiments (all by default) with ``run_experiment`` and print their accuracies,
-    each against the first tutorial's own setting (zeros, SGD 0.5, batch 100, 1000 steps)."""
-    from .experiments import EXPERIMENTS
-
-    baseline = run_experiment("loss", data)[0][1]  # the dense row is the tutorial's default run
-    print(f"baseline, the first tutorial's setting: test accuracy {baseline:.2%}")
-    for name in names or sorted(EXPERIMENTS):
-        print(f"\n{name}: {EXPERIMENTS[name][0]}")
-        results = run_experiment(name, data, progress=False)
-        best = max(acc for _, acc, _ in results)
-        for label, acc, loss in results:
-            marker = "  <- best" if acc == best else ""
-            print(
-                f"  {label:<38} test accuracy {acc:7.2%} ({(acc - baseline) * 100:+.2f} points vs baseline)"
-                f"   final training loss {loss:7.4f}{marker}"
-            )
-    return 0
+    return print_experiment(args.names, train, load_mnist(args.data_dir))
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m scratch", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("train", help="train a model with NumPy and write summary.json, history.jsonl, params.npz")
-    add_run_arguments(p)
-    p.set_defaults(func=_train)
+    add_train_command(sub, "scratch", train)
     p = sub.add_parser("gradcheck", help="check every hand-written gradient against finite differences")
     p.add_argument("--data-dir", default=None)
-    p.add_argument("--samples", type=int, default=30, help="coordinates sampled per parameter array")
+    p.add_argument("--samples", type=positive_int, default=30, help="coordinates sampled per parameter array")
     p.set_defaults(func=_gradcheck)
     add_figure_commands(sub, _plots, _experiment)
     return parser
 
 
-def add_figure_commands(sub, plots_func, experiment_func) -> None:
-    """The ``plots`` and ``experiment`` subcommands, shared by both packages' command lines."""
-    p = sub.add_parser("plots", help="draw the tutorials' figures (PNG) into a run folder made by train")
-    p.add_argument("run_dir")
-    p.add_argument("--data-dir", default=None)
-    p.set_defaults(func=plots_func)
-    from .experiments import EXPERIMENTS
-
-    p = sub.add_parser("experiment", help="the first tutorial's experiments; each prints its test accuracies")
-    p.add_argument(
-        "names",
-        nargs="*",
-        choices=[[], *sorted(EXPERIMENTS)],
-        metavar="NAME",
-        help=f"any of {', '.join(sorted(EXPERIMENTS))} (default: all)",
-    )
-    p.add_argument("--data-dir", default=None)
-    p.set_defaults(func=experiment_func)
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except (MNISTError, ValueError, TypeError) as exc:
-        parser.exit(2, f"error: {exc}\n")
+    return run_command(build_parser(), argv)

@@ -104,7 +104,8 @@ class GradCheckResult:
 
     @property
     def passed(self) -> bool:
-        return bool(self.max_rel_error <= self.tolerance)
+        """Within tolerance, and at least one coordinate compared: a check of nothing does not pass."""
+        return bool(self.checked > 0 and self.max_rel_error <= self.tolerance)
 
 
 def check_gradients(

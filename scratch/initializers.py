@@ -1,24 +1,25 @@
 r"""The weight initialisers the tutorials use. Each takes a shape, a dtype and a seeded generator.
 
 All draws come from :class:`numpy.random.Generator`, so the same seed gives the same weights on every
-machine. :mod:`tfimpl` creates its variables *from these arrays* (see ``tfimpl.models.to_variables``),
-so both packages can start from identical parameters.
+machine. :mod:`tfimpl.initializers` draws the same distributions with TensorFlow's own generator, so the
+numbers differ; to start both twins from identical weights, draw them here and hand the arrays to
+``tfimpl.bridge.to_variables`` (as :mod:`compare` does).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["INITIALIZERS", "glorot_uniform", "normal", "truncated_normal", "zeros"]
+__all__ = ["zeros", "normal", "truncated_normal", "glorot_uniform", "INITIALIZERS"]
 
 
-def zeros(shape: tuple[int, ...], dtype=np.float32, rng: np.random.Generator | None = None, std: float = 0.0):
+def zeros(shape: tuple[int, ...], dtype="float32", rng: np.random.Generator | None = None, std: float = 0.0):
     r"""All zeros. The first tutorial's linear model starts here: every logit is 0, every class ties,
     ``argmax`` picks class 0, and the test accuracy is exactly the share of zeros, 980/10000 = 9.8%."""
     return np.zeros(shape, dtype=dtype)
 
 
-def normal(shape: tuple[int, ...], dtype=np.float32, rng: np.random.Generator | None = None, std: float = 0.03):
+def normal(shape: tuple[int, ...], dtype="float32", rng: np.random.Generator | None = None, std: float = 0.03):
     r""":math:`\mathcal N(0, \sigma^2)`, :math:`\sigma = 0.03` by default (the MLP tutorial's
     ``tf.random_normal(..., stddev=0.03)``)."""
     rng = np.random.default_rng() if rng is None else rng
@@ -26,7 +27,7 @@ def normal(shape: tuple[int, ...], dtype=np.float32, rng: np.random.Generator | 
 
 
 def truncated_normal(
-    shape: tuple[int, ...], dtype=np.float32, rng: np.random.Generator | None = None, std: float = 0.01
+    shape: tuple[int, ...], dtype="float32", rng: np.random.Generator | None = None, std: float = 0.01
 ):
     r""":math:`\mathcal N(0, \sigma^2)` with every draw beyond :math:`2\sigma` drawn again.
 
@@ -42,7 +43,7 @@ def truncated_normal(
     return (std * out).astype(dtype)
 
 
-def glorot_uniform(shape: tuple[int, ...], dtype=np.float32, rng: np.random.Generator | None = None, std: float = 0.0):
+def glorot_uniform(shape: tuple[int, ...], dtype="float32", rng: np.random.Generator | None = None, std: float = 0.0):
     r"""Glorot/Xavier uniform: :math:`U(-a, a)`, :math:`a = \sqrt{6 / (\text{fan\_in} + \text{fan\_out})}`.
 
     Keras' default for Dense kernels. ``std`` is ignored: the scale comes from the shape.

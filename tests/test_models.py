@@ -97,7 +97,7 @@ def test_negative_control_wrong_relu_backward_fails(batch, monkeypatch):
     assert "W2" not in failed  # the layer above does not
 
 
-def test_negative_control_transposed_weight_gradient_fails(batch):
+def test_negative_control_bias_gradient_with_the_wrong_sign_fails(batch):
     x, labels = batch
     params = _params("linear")
     _, grads = models.loss_and_grads(params, x, labels)
@@ -176,7 +176,7 @@ def test_truncated_normal_stays_within_two_std():
         ),
         (lambda p: models.init_params("cnn"), ValueError, "unknown model"),
         (lambda p: models.init_params("linear", hidden=(10,)), ValueError, "no hidden layer"),
-        (lambda p: models.init_params("mlp", init="ones"), ValueError, "unknown initialiser"),
+        (lambda p: models.init_params("mlp", init="ones"), ValueError, "unknown init"),
     ],
 )
 def test_bad_input_is_named(call, error, match):

@@ -36,25 +36,37 @@ def test_sgd_is_w_minus_lr_times_the_sum_of_gradients():
     np.testing.assert_allclose(got, w0 - _lr(0.1) * np.sum(grads, axis=0), rtol=0, atol=1e-12)
 
 
-def test_momentum_matches_the_textbook_form():
+def _assert_momentum_matches_textbook(opt):
+    """The momentum check: the optimizer's 200 steps against the textbook heavy ball, v = mu v + g; w -= lr v."""
     w0, grads = _sequence(1)
-    got = _run(SGD(0.05, momentum=0.9), w0, grads)
-    # Textbook heavy ball: v = mu v + g; w -= lr v. Same trajectory for a constant rate.
+    got = _run(opt, w0, grads)
     w, v = w0.copy(), np.zeros_like(w0)
     for g in grads:
         v = _lr(0.9) * v + g
         w = w - _lr(0.05) * v
+    # Same trajectory for a constant rate; float64 over 200 steps agrees to ~1e-14.
     np.testing.assert_allclose(got, w, rtol=0, atol=1e-11)
 
 
-def test_negative_control_momentum_with_the_wrong_sign_diverges_from_reference():
-    w0, grads = _sequence(1)
-    good = _run(SGD(0.05, momentum=0.9), w0, grads)
-    w, v = w0.copy(), np.zeros_like(w0)
-    for g in grads:
-        v = 0.9 * v - g  # wrong sign
-        w = w - _lr(0.05) * v
-    assert np.max(np.abs(good - w)) > 1.0
+class _WrongSignMomentum:
+    """A deliberately wrong optimizer with the same interface: m = mu m + lr g (climbs)."""
+
+    def __init__(self, learning_rate, momentum):
+        self.lr, self.mu, self.m = learning_rate, momentum, {}
+
+    def apply(self, grads, params):
+        for k, p in params.items():
+            self.m[k] = self.mu * self.m.get(k, 0) + self.lr * grads[k]
+            p += self.m[k]
+
+
+def test_momentum_matches_the_textbook_form():
+    _assert_momentum_matches_textbook(SGD(0.05, momentum=0.9))
+
+
+def test_negative_control_momentum_with_the_wrong_sign_fails_the_same_check():
+    with pytest.raises(AssertionError):
+        _assert_momentum_matches_textbook(_WrongSignMomentum(0.05, 0.9))
 
 
 def test_adagrad_elementwise_reference():
@@ -68,10 +80,10 @@ def test_adagrad_elementwise_reference():
         assert got[i] == pytest.approx(w, rel=1e-13, abs=1e-15)
 
 
-def test_adam_equals_the_paper_with_epsilon_hat():
-    """Keras' folded form = Kingma & Ba's algorithm with eps_hat = eps * sqrt(1 - beta2^t)."""
+def _assert_adam_matches_the_paper_with_epsilon_hat(opt):
+    """Keras' folded form = Kingma & Ba's algorithm with eps_hat = eps * sqrt(1 - beta2^t), over 200 steps."""
     w0, grads = _sequence(3, scale=1e-3)  # small gradients make epsilon matter
-    got = _run(Adam(0.001), w0, grads)
+    got = _run(opt, w0, grads)
     w, m, v = w0.copy(), np.zeros_like(w0), np.zeros_like(w0)
     # Keras uses beta as float32(beta) in the bias corrections (ops.cast) but as exact Python floats in
     # the moment updates ((1 - beta_1) is plain arithmetic), so the reference does the same.
@@ -86,16 +98,28 @@ def test_adam_equals_the_paper_with_epsilon_hat():
     np.testing.assert_allclose(got, w, rtol=1e-11, atol=0)
 
 
-def test_negative_control_adam_with_paper_epsilon_differs():
-    w0, grads = _sequence(3, scale=1e-3)
-    got = _run(Adam(0.001), w0, grads)
-    w, m, v = w0.copy(), np.zeros_like(w0), np.zeros_like(w0)
-    for t, g in enumerate(grads, start=1):
-        m = 0.9 * m + 0.1 * g
-        v = 0.999 * v + 0.001 * g * g
-        w = w - _lr(0.001) * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-7)  # eps outside
-    rel = np.max(np.abs(got - w)) / np.max(np.abs(w - w0))
-    assert rel > 1e-6  # far beyond the 1e-11 the right form achieves
+class _PaperEpsilonAdam:
+    """A deliberately wrong Adam with the same interface: epsilon added where the paper adds it."""
+
+    def __init__(self, learning_rate):
+        self.lr, self.t, self.m, self.v = learning_rate, 0, {}, {}
+
+    def apply(self, grads, params):
+        self.t += 1
+        for k, p in params.items():
+            g = grads[k]
+            self.m[k] = 0.9 * self.m.get(k, 0) + 0.1 * g
+            self.v[k] = 0.999 * self.v.get(k, 0) + 0.001 * g * g
+            p -= self.lr * (self.m[k] / (1 - 0.9**self.t)) / (np.sqrt(self.v[k] / (1 - 0.999**self.t)) + 1e-7)
+
+
+def test_adam_equals_the_paper_with_epsilon_hat():
+    _assert_adam_matches_the_paper_with_epsilon_hat(Adam(0.001))
+
+
+def test_negative_control_adam_with_paper_epsilon_fails_the_same_check():
+    with pytest.raises(AssertionError):
+        _assert_adam_matches_the_paper_with_epsilon_hat(_PaperEpsilonAdam(_lr(0.001)))
 
 
 def test_learning_rate_is_rounded_to_float32_like_keras():

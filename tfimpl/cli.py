@@ -1,7 +1,7 @@
 r"""``python -m tfimpl``: the same ``train`` as ``python -m scratch``, on TensorFlow graphs, plus ``graph`` and ``tf1``.
 
 python -m tfimpl train                          # the first tutorial, as a tf.function
-python -m tfimpl train --device gpu --xla --steps-per-call 50
+python -m tfimpl train --device gpu --xla       # a whole epoch per call, compiled by XLA
 python -m tfimpl graph --model mlp              # the train step's operations, grouped as in the tutorial
 python -m tfimpl tf1                            # the original TF 1 listing through tf.compat.v1
 """
@@ -9,21 +9,19 @@ python -m tfimpl tf1                            # the original TF 1 listing thro
 from __future__ import annotations
 
 import argparse
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the output
-
-from scratch.cli import train_command
-from scratch.config import add_run_arguments, config_from_args
-from scratch.data import MNISTError
+from common.cli import add_figure_commands, add_train_command, print_experiment, run_command
+from common.config import add_run_arguments, config_from_args, positive_int
+from common.data import load_mnist
+from common.figures import Implementation, make_figures
 
 __all__ = ["main"]
 
 
-def _train(args):
+def _train(config):
     from .train import train
 
-    return train_command("tfimpl", train, args)
+    return train(config)
 
 
 def _graph(args):
@@ -36,61 +34,62 @@ def _graph(args):
 def _tf1(args):
     from .tf1_tutorial import run
 
+    accuracy = run(load_mnist(args.data_dir), steps=args.steps)
     print(
-        f"TF 1 tutorial via tf.compat.v1 (placeholders, Session, GradientDescentOptimizer): "
-        f"test accuracy {run(steps=args.steps):.2%}"
+        f"TF 1 tutorial via tf.compat.v1 (placeholders, Session, GradientDescentOptimizer): test accuracy {accuracy:.2%}"
     )
     return 0
 
 
-def _plots(args):
-    from scratch.data import load_mnist
-    from scratch.figures import NUMPY, Implementation, make_figures
-
+def implementation() -> Implementation:
+    """What the figures need, computed by TensorFlow (NumPy in, NumPy out)."""
     from . import experiments, models
+    from .bridge import to_variables
 
-    tensorflow = Implementation(
+    return Implementation(
         name="tfimpl (tf.GradientTape)",
-        predict=lambda p, x, act: models.predict(models.to_variables(p), x, activation=act).numpy(),
+        predict=lambda p, x, act: models.predict(to_variables(p), x, activation=act).numpy(),
+        hidden=lambda p, x, act: _hidden(models, to_variables(p), x, act),
         optimal_inputs=lambda p, act: experiments.optimal_inputs(p, activation=act)[0],
-        learn_inverse=lambda A: experiments.learn_inverse(A),
+        learn_inverse=experiments.learn_inverse,
+        weight_snapshots=experiments.weight_snapshots,
     )
-    for path in make_figures(args.run_dir, load_mnist(args.data_dir), (tensorflow, NUMPY)):
+
+
+def _hidden(models, params, x, activation):
+    from . import layers
+
+    h, _ = layers.dense_forward(x, params["W1"], params["b1"])
+    return layers.activation_forward(activation, h)[0].numpy()
+
+
+def _plots(args):
+    # TensorFlow's figures alone; `python -m compare plots` draws both twins side by side.
+    for path in make_figures(args.run_dir, load_mnist(args.data_dir), (implementation(),)):
         print(path)
     return 0
 
 
 def _experiment(args):
-    from scratch.cli import print_experiment
-    from scratch.data import load_mnist
+    from .train import train
 
-    from .experiments import run_experiment
-
-    return print_experiment(args.names, run_experiment, load_mnist(args.data_dir))
+    return print_experiment(args.names, train, load_mnist(args.data_dir))
 
 
 def build_parser():
     parser = argparse.ArgumentParser(prog="python -m tfimpl", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("train", help="train with TensorFlow and write summary.json, history.jsonl, params.npz")
-    add_run_arguments(p, tensorflow=True)
-    p.set_defaults(func=_train)
+    add_train_command(sub, "tfimpl", _train, tensorflow=True)
     p = sub.add_parser("graph", help="print the traced train step's operations by group")
     add_run_arguments(p, tensorflow=True)
     p.set_defaults(func=_graph)
     p = sub.add_parser("tf1", help="the first tutorial in TF 1 style via tf.compat.v1")
-    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--steps", type=positive_int, default=1000)
+    p.add_argument("--data-dir", default=None)
     p.set_defaults(func=_tf1)
-    from scratch.cli import add_figure_commands
-
     add_figure_commands(sub, _plots, _experiment)
     return parser
 
 
 def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except (MNISTError, ValueError, TypeError, RuntimeError) as exc:
-        parser.exit(2, f"error: {exc}\n")
+    return run_command(build_parser(), argv, extra_errors=(RuntimeError,))

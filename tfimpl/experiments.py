@@ -11,21 +11,27 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow as tf
 
-from scratch.config import RunConfig
-from scratch.data import Datasets, one_hot
-from scratch.experiments import EXPERIMENTS, resolve_seed, run_with, snapshots_at
+from common import experiments as registry
+from common import rules
+from common.config import RunConfig
+from common.data import Datasets
+from common.labels import one_hot
 
 from . import models
 from .optimizers import Adagrad, make_optimizer
 from .train import train, train_step
 
-__all__ = ["EXPERIMENTS", "learn_inverse", "optimal_inputs", "resolve_seed", "run_experiment", "weight_snapshots"]
+__all__ = ["optimal_inputs", "learn_inverse", "weight_snapshots", "run_experiment"]
 
 
 def optimal_inputs(params, *, l2=0.25, steps=300, learning_rate=0.1, activation="relu"):
-    """Gradient descent on the input of ``-z_k(x) + l2 * ||x||^2``, the gradient from ``tf.GradientTape``."""
-    if not (l2 >= 0 and steps > 0 and learning_rate > 0):
-        raise ValueError(f"need l2 >= 0, steps > 0, learning_rate > 0; got {l2}, {steps}, {learning_rate}")
+    """Gradient descent on the input of ``-z_k(x) + l2 * ||x||^2``, the gradient from ``tf.GradientTape``.
+
+    See :func:`scratch.experiments.optimal_inputs` for the derivation.
+    """
+    rules.check_nonnegative("l2", l2)
+    rules.check_positive_int("steps", steps)
+    rules.check_rate("learning_rate", learning_rate)
     variables = {k: tf.constant(v) for k, v in params.items()}
     dtype = variables["W1"].dtype
     x = tf.Variable(tf.zeros((10, 784), dtype))
@@ -45,7 +51,10 @@ def optimal_inputs(params, *, l2=0.25, steps=300, learning_rate=0.1, activation=
 
 
 def learn_inverse(A, *, steps=5000, learning_rate=0.01):
-    """``X ~ inv(A)`` by Keras' Adagrad on ``sum |A X - I|``, gradients from ``tf.GradientTape``."""
+    """``X ~ inv(A)`` by Keras' Adagrad on ``sum |A X - I|``, gradients from ``tf.GradientTape``.
+
+    See :func:`scratch.experiments.learn_inverse` for the subgradient and why Adagrad settles.
+    """
     A = np.asarray(A, dtype=np.float64)
     if A.ndim != 2 or A.shape[0] != A.shape[1]:
         raise ValueError(f"A must be square, got shape {A.shape}")
@@ -68,14 +77,19 @@ def learn_inverse(A, *, steps=5000, learning_rate=0.01):
     return X.numpy(), losses.numpy()
 
 
-def weight_snapshots(data: Datasets, steps: Sequence[int] = (0, 1, 10, 1000), *, learning_rate=0.5, seed=0):
-    """The first tutorial's linear model, trained with TensorFlow, at each step in ``steps``."""
+def weight_snapshots(
+    data: Datasets, steps: Sequence[int] = (0, 1, 10, 1000), *, learning_rate: float = 0.5, seed: int = 0
+):
+    """The first tutorial's linear model, trained with TensorFlow, at each step in ``steps``.
+
+    See :func:`scratch.experiments.weight_snapshots`; the schedule is :func:`common.experiments.snapshots_at`.
+    """
     params = models.init_params("linear", init="zeros", dtype=data.train.images.dtype)
     opt = make_optimizer("sgd", learning_rate)
     opt.build(list(params.values()))
     X, T = data.train.images, one_hot(data.train.labels, dtype=data.train.images.dtype)
     step = tf.function(lambda x, y: train_step(params, opt, x, y))
-    return snapshots_at(
+    return registry.snapshots_at(
         steps,
         len(X),
         seed,
@@ -85,5 +99,5 @@ def weight_snapshots(data: Datasets, steps: Sequence[int] = (0, 1, 10, 1000), *,
 
 
 def run_experiment(name, data, *, base: RunConfig | None = None, progress=False):
-    """One experiment of :data:`scratch.experiments.EXPERIMENTS`, trained with :func:`tfimpl.train.train`."""
-    return run_with(train, name, data, base=base, progress=progress)
+    """One experiment of :data:`common.experiments.EXPERIMENTS`, trained with :func:`tfimpl.train.train`."""
+    return registry.run_experiment(train, name, data, base=base, progress=progress)

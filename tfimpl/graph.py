@@ -12,7 +12,7 @@ from collections import Counter
 import numpy as np
 import tensorflow as tf
 
-from scratch.config import RunConfig
+from common.config import RunConfig
 
 from . import models
 from .optimizers import make_optimizer

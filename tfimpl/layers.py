@@ -3,7 +3,8 @@ r"""The layers of :mod:`scratch.layers` on TensorFlow ops.
 TensorFlow keeps no caches of ours: it records the forward pass on a tape. To keep the same
 ``forward -> (out, cache)`` / ``backward(dout, cache)`` shape, the cache here holds the *inputs*, and
 ``*_backward`` replays the forward under ``tf.GradientTape`` and asks for the vector-Jacobian product
-(``output_gradients=dout``), which is exactly what the hand-written backward computes.
+(``output_gradients=dout``), which is exactly what the hand-written backward computes. The derivatives
+are written out in :mod:`scratch.layers`; ``python -m compare layers`` checks each pair against the tape.
 """
 
 from __future__ import annotations
@@ -11,17 +12,17 @@ from __future__ import annotations
 import tensorflow as tf
 
 __all__ = [
-    "ACTIVATIONS",
-    "activation_backward",
-    "activation_forward",
-    "dense_backward",
     "dense_forward",
-    "relu_backward",
+    "dense_backward",
     "relu_forward",
-    "sigmoid_backward",
+    "relu_backward",
     "sigmoid_forward",
-    "tanh_backward",
+    "sigmoid_backward",
     "tanh_forward",
+    "tanh_backward",
+    "ACTIVATIONS",
+    "activation_forward",
+    "activation_backward",
 ]
 
 
@@ -38,12 +39,12 @@ def _dense(x, W, b):
 
 
 def dense_forward(x, W, b):
-    """``x @ W + b`` (what ``keras.layers.Dense`` computes with its ``(in, out)`` kernel)."""
+    """``x @ W + b`` (what ``keras.layers.Dense`` computes with its ``(in, out)`` kernel). See :func:`scratch.layers.dense_forward`."""
     return _dense(x, W, b), (x, W, b)
 
 
 def dense_backward(dout, cache, *, need_dx=True):
-    """``(dx, dW, db)`` from the tape; ``dx`` is None when not needed."""
+    """``(dx, dW, db)`` from the tape; ``dx`` is None when not needed. See :func:`scratch.layers.dense_backward`."""
     dx, dW, db = _vjp(_dense, cache, dout)
     return (dx if need_dx else None), dW, db
 

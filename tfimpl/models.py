@@ -1,9 +1,9 @@
 r"""Softmax regression and the MLP as TensorFlow functions of a dict of ``tf.Variable``.
 
 Same parameter keys and layouts as :mod:`scratch.models` (``W1: (784, H)``, ``b1: (H,)``, ...), so
-:func:`to_variables` and :func:`to_numpy` move parameters between the packages with no transposes.
-The seam :func:`loss_and_grads` ``(params, x, y) -> (loss, grads)`` gets its gradients from
-``tf.GradientTape`` instead of the hand-written backward pass.
+:mod:`tfimpl.bridge` moves parameters between the packages with no transposes. The seam
+:func:`loss_and_grads` ``(params, x, y) -> (loss, grads)`` gets its gradients from ``tf.GradientTape``
+instead of the hand-written backward pass; the math is in :mod:`scratch.models`.
 """
 
 from __future__ import annotations
@@ -13,31 +13,31 @@ import itertools
 import numpy as np
 import tensorflow as tf
 
-from scratch.models import MODELS, NUM_CLASSES, layer_sizes
+from common import rules
+from common.labels import check_labels
+from common.spec import INITIALIZERS as INITIALIZER_NAMES
+from common.spec import LOSS_FORMS, NUM_CLASSES, layer_sizes
 
 from . import layers, losses
 from .initializers import INITIALIZERS
 
 __all__ = [
-    "MODELS",
-    "accuracy",
-    "backward",
-    "evaluate",
-    "forward",
     "init_params",
-    "input_grad",
-    "layer_sizes",
+    "forward",
+    "backward",
     "loss_and_grads",
+    "input_grad",
     "predict",
-    "to_numpy",
-    "to_variables",
+    "accuracy",
+    "evaluate",
 ]
 
 
-def init_params(model="linear", *, hidden=None, init="zeros", std=None, seed=0, dtype=np.float32):
+def init_params(model="linear", *, hidden=None, init="zeros", std=None, seed=0, dtype="float32"):
     """Fresh ``tf.Variable`` parameters from TF's seeded generator; biases zero. See :func:`scratch.models.init_params`."""
-    if init not in INITIALIZERS:
-        raise ValueError(f"unknown initialiser {init!r}; choose one of {sorted(INITIALIZERS)}")
+    rules.check_choice("init", init, INITIALIZER_NAMES)
+    if std is not None:
+        rules.check_rate("std", std)
     dtype = tf.as_dtype(np.dtype(dtype).name)
     rng = tf.random.Generator.from_seed(seed)
     kwargs = {} if std is None else {"std": std}
@@ -47,16 +47,6 @@ def init_params(model="linear", *, hidden=None, init="zeros", std=None, seed=0, 
         params[f"W{l}"] = tf.Variable(INITIALIZERS[init]((d_in, d_out), dtype, rng, **kwargs), name=f"W{l}")
         params[f"b{l}"] = tf.Variable(tf.zeros(d_out, dtype), name=f"b{l}")
     return params
-
-
-def to_variables(params: dict[str, np.ndarray]) -> dict[str, tf.Variable]:
-    """``tf.Variable`` copies of a NumPy parameter dict (same keys, shapes and dtypes)."""
-    return {k: tf.Variable(np.asarray(v), name=k) for k, v in params.items()}
-
-
-def to_numpy(params) -> dict[str, np.ndarray]:
-    """NumPy copies of a dict of variables or tensors."""
-    return {k: v.numpy() if hasattr(v, "numpy") else np.array(v) for k, v in params.items()}
 
 
 def _check_inputs(params, x):
@@ -95,8 +85,10 @@ def backward(dlogits, caches, *, activation="relu", need_dx=False):
     return dict(zip(keys, grads, strict=True)), (dx if need_dx else None)
 
 
-def _targets(y, form, dtype):
+def _targets(y, form, n, dtype):
+    """Labels in the form the loss wants; the shape rule is :func:`common.labels.check_labels`."""
     y = tf.convert_to_tensor(y)
+    check_labels(tuple(y.shape), y.dtype.is_integer, n)
     if y.shape.rank == 1:
         return y if form == "sparse" else tf.one_hot(y, NUM_CLASSES, dtype=dtype)
     return tf.argmax(y, axis=1) if form == "sparse" else tf.cast(y, dtype)
@@ -104,12 +96,11 @@ def _targets(y, form, dtype):
 
 def loss_and_grads(params, x, y, *, loss="softmax_cross_entropy", l2=0.0, activation="relu"):
     """The seam: mean batch loss (+ L2) and its gradient for every parameter, from ``tf.GradientTape``."""
-    if loss not in losses.LOSSES:
-        raise ValueError(f"unknown loss {loss!r}; choose one of {sorted(losses.LOSSES)}")
+    rules.check_choice("loss", loss, losses.LOSSES)
     x = tf.convert_to_tensor(x)
     _check_inputs(params, x)
-    loss_fn, _, form = losses.LOSSES[loss]
-    targets = _targets(y, form, x.dtype)
+    loss_fn, _ = losses.LOSSES[loss]
+    targets = _targets(y, LOSS_FORMS[loss], x.shape[0], x.dtype)
     keys = list(params)
     with tf.GradientTape() as tape:
         with tf.name_scope("model"):
@@ -144,8 +135,15 @@ def accuracy(params, x, labels, *, activation="relu"):
 
 def evaluate(params, x, labels, *, loss="softmax_cross_entropy", activation="relu"):
     """``(loss, accuracy)`` on a whole split, no L2 term, as Python floats."""
-    loss_fn, _, form = losses.LOSSES[loss]
-    logits, _ = forward(params, x, activation=activation)
-    value = loss_fn(logits, _targets(labels, form, logits.dtype))
-    acc = tf.reduce_mean(tf.cast(tf.argmax(logits, axis=1) == tf.cast(labels, tf.int64), tf.float64))
+    value, acc = _loss_and_accuracy(params, x, labels, loss=loss, activation=activation)
     return float(value), float(acc)
+
+
+def _loss_and_accuracy(params, x, labels, *, loss="softmax_cross_entropy", activation="relu"):
+    """:func:`evaluate` as tensors, so a ``tf.function`` can hold it (:func:`tfimpl.compiled.make_evaluate`)."""
+    loss_fn, _ = losses.LOSSES[loss]
+    logits, _ = forward(params, x, activation=activation)
+    value = loss_fn(logits, _targets(labels, LOSS_FORMS[loss], logits.shape[0], logits.dtype))
+    labels = tf.cast(labels, tf.int64)
+    acc = tf.reduce_mean(tf.cast(tf.argmax(logits, axis=1) == labels, tf.float64))
+    return value, acc

@@ -9,29 +9,20 @@ from __future__ import annotations
 
 import keras
 
-from scratch.optimizers import _check_fraction, _check_rate
+from common import rules
 
-__all__ = ["OPTIMIZERS", "SGD", "Adagrad", "Adam", "make_optimizer"]
+__all__ = ["SGD", "Adagrad", "Adam", "OPTIMIZERS", "make_optimizer"]
 
 SGD = keras.optimizers.SGD
 Adagrad = keras.optimizers.Adagrad
 Adam = keras.optimizers.Adam
 
-OPTIMIZERS = {
-    "sgd": (SGD, {}),
-    "momentum": (SGD, {"momentum": 0.9}),
-    "adagrad": (Adagrad, {}),
-    "adam": (Adam, {}),
-}
+#: ``--optimizer`` name -> class; ``"momentum"`` is SGD with a momentum (see :func:`make_optimizer`).
+OPTIMIZERS = {"sgd": SGD, "momentum": SGD, "adagrad": Adagrad, "adam": Adam}
 
 
 def make_optimizer(name, learning_rate, *, momentum=0.9):
-    """The Keras optimizer behind an ``--optimizer`` name, with the same validation as scratch's."""
-    if name not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r}; choose one of {sorted(OPTIMIZERS)}")
-    _check_rate("learning_rate", learning_rate)
-    cls, kwargs = OPTIMIZERS[name]
-    if name == "momentum":
-        _check_fraction("momentum", momentum)
-        kwargs = {"momentum": momentum}
-    return cls(learning_rate=float(learning_rate), **kwargs)
+    """The Keras optimizer behind an ``--optimizer`` name, validated by the same rules as scratch's."""
+    rules.check_choice("optimizer", name, OPTIMIZERS)
+    kwargs = {"momentum": rules.check_fraction("momentum", momentum)} if name == "momentum" else {}
+    return OPTIMIZERS[name](learning_rate=rules.check_rate("learning_rate", learning_rate), **kwargs)

@@ -6,7 +6,7 @@ shows the same model the TF 2 way. Run it with ``python -m tfimpl tf1``.
 
 Only two things differ from the 2015 listing: the graph is built inside ``tf.Graph().as_default()``
 (TF 2 is eager by default; a private graph keeps the rest of the process eager), and the batches come
-from :func:`scratch.data.batch_indices` instead of ``mnist.train.next_batch``. The loss is the stable
+from :func:`common.data.batch_indices` instead of ``mnist.train.next_batch``. The loss is the stable
 ``softmax_cross_entropy_with_logits``, as in the tutorial's later revisions.
 """
 
@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from scratch.data import Datasets, batch_indices, load_mnist, one_hot
+from common.data import Datasets, batch_indices, load_mnist
+from common.labels import one_hot
+from common.rules import check_positive_int
 
 __all__ = ["run"]
 
@@ -25,6 +27,7 @@ def run(
     data: Datasets | None = None, *, steps: int = 1000, batch_size: int = 100, learning_rate: float = 0.5, seed: int = 0
 ) -> float:
     """Train softmax regression the TF 1 way and return its test accuracy."""
+    check_positive_int("steps", steps)
     data = load_mnist() if data is None else data
     graph = tf.Graph()
     with graph.as_default():

@@ -1,14 +1,11 @@
 r"""The tutorials' figures as matplotlib PNGs. Plot functions take NumPy arrays, so both packages share them.
 
-:func:`make_figures` draws every figure for a run folder (``params.npz``, ``summary.json``,
-``history.jsonl``) using :mod:`scratch`; ``python -m tfimpl plots`` draws the same with :mod:`tfimpl`
-and adds the TensorFlow results beside the NumPy ones where the two are compared.
+:func:`common.figures.make_figures` decides what to draw for a run folder; these functions only draw.
 """
 
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -210,11 +207,3 @@ def plot_inverse(results: dict[str, tuple[np.ndarray, np.ndarray]], A: np.ndarra
     fig.colorbar(im, ax=ax2)
     fig.suptitle("Learning the inverse of a random 10x10 integer matrix")
     return save(fig, path)
-
-
-def read_run(run_dir: str | Path) -> tuple[dict, list[dict]]:
-    """``summary.json`` and the rows of ``history.jsonl`` of a run folder."""
-    run_dir = Path(run_dir)
-    summary = json.loads((run_dir / "summary.json").read_text())
-    history = [json.loads(line) for line in (run_dir / "history.jsonl").read_text().splitlines() if line.strip()]
-    return summary, history

@@ -1,0 +1,122 @@
+r"""Command-line plumbing both twins share: the ``train``, ``plots`` and ``experiment`` subcommands, and
+:func:`run_command`, which turns every expected failure into one ``error:`` line and an exit status.
+
+Exit statuses: 0 done; 1 a check failed; 2 bad input (a flag, a data file, an output folder); 3 the
+loss diverged (nothing written); 130 Ctrl-C (nothing written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+
+from .config import add_run_arguments, config_from_args
+from .experiments import EXPERIMENTS
+from .figures import RunFolderError
+from .files import OutputError, ParamsError, check_out_dir
+from .idx import MNISTError
+from .runs import Interrupted, TrainingDiverged, default_out_dir, save_run
+
+__all__ = ["EXPECTED_ERRORS", "add_figure_commands", "add_train_command", "fail", "print_experiment", "run_command"]
+
+#: Failures that are the user's input, not a bug: reported in one line, exit status 2.
+EXPECTED_ERRORS = (MNISTError, ParamsError, OutputError, RunFolderError, ValueError, TypeError)
+
+
+def _train(implementation: str, train_fn: Callable, args: argparse.Namespace) -> int:
+    """Train, write the run folder whole, print one line. The output folder is checked before any work."""
+    started = time.perf_counter()
+    config = config_from_args(args)
+    out = check_out_dir(default_out_dir(implementation, config))
+    if config.model == "mlp" and config.init == "zeros":
+        print(
+            "warning: --init zeros with an MLP: every hidden unit starts identical and receives the same "
+            "gradient, so they never differ and the network learns little (about 11%); use --init normal",
+            file=sys.stderr,
+        )
+    try:
+        result = train_fn(config)
+    except TrainingDiverged as exc:
+        return fail(exc, 3)
+    result.summary["wall_seconds"] = time.perf_counter() - started
+    save_run(result, out)
+    s = result.summary
+    print(
+        f"{implementation} {s['model']} ({s['optimizer']}, {s['dtype']}) on {s['device']}: {s['steps']} steps, "
+        f"test accuracy {s['test_accuracy']:.2%}; {s['steps_per_second']:,.0f} steps/s steady state, "
+        f"compile {s['compile_seconds']:.2f} s, wall {s['wall_seconds']:.1f} s -> {out}"
+    )
+    return 0
+
+
+def add_train_command(sub, implementation: str, train_fn: Callable, *, tensorflow: bool = False) -> None:
+    """The ``train`` subcommand; ``train_fn(config)`` is the twin's ``train``."""
+    p = sub.add_parser(
+        "train",
+        help=f"train a model with {'TensorFlow' if tensorflow else 'NumPy'}; writes summary.json, history.jsonl, params.npz",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add_run_arguments(p, tensorflow=tensorflow)
+    p.set_defaults(func=lambda args: _train(implementation, train_fn, args))
+
+
+def add_figure_commands(sub, plots_func, experiment_func) -> None:
+    """The ``plots`` and ``experiment`` subcommands, shared by both packages' command lines."""
+    p = sub.add_parser("plots", help="draw the tutorials' figures (PNG) into a run folder made by train")
+    p.add_argument("run_dir")
+    p.add_argument("--data-dir", default=None)
+    p.set_defaults(func=plots_func)
+    p = sub.add_parser("experiment", help="the first tutorial's experiments; each prints its test accuracies")
+    p.add_argument(
+        "names",
+        nargs="*",
+        choices=sorted(EXPERIMENTS),
+        metavar="NAME",
+        help=f"any of {', '.join(sorted(EXPERIMENTS))} (default: all)",
+    )
+    p.add_argument("--data-dir", default=None)
+    p.set_defaults(func=experiment_func)
+
+
+def print_experiment(names, train_fn: Callable, data) -> int:
+    """Run the named experiments (all by default) with a twin's ``train`` and print their accuracies,
+    each against the first tutorial's own setting (zeros, SGD 0.5, batch 100, 1000 steps)."""
+    from .experiments import run_experiment
+
+    baseline = run_experiment(train_fn, "loss", data)[0][1]  # the dense row is the tutorial's default run
+    print(f"baseline, the first tutorial's setting: test accuracy {baseline:.2%}")
+    for name in names or sorted(EXPERIMENTS):
+        print(f"\n{name}: {EXPERIMENTS[name][0]}")
+        results = run_experiment(train_fn, name, data, progress=False)
+        best = max(acc for _, acc, _ in results)
+        for label, acc, loss in results:
+            marker = "  <- best" if acc == best else ""
+            print(
+                f"  {label:<38} test accuracy {acc:7.2%} ({(acc - baseline) * 100:+.2f} points vs baseline)"
+                f"   final training loss {loss:7.4f}{marker}"
+            )
+    return 0
+
+
+def run_command(parser: argparse.ArgumentParser, argv: list[str] | None = None, *, extra_errors=()) -> int:
+    """Parse ``argv`` and run the chosen subcommand; every expected failure becomes one line.
+
+    ``extra_errors`` are a twin's own input errors (TensorFlow's "no GPU", say), also exit status 2.
+    """
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except Interrupted as exc:
+        return fail(exc, 130)
+    except KeyboardInterrupt:
+        return fail("interrupted; nothing written", 130)
+    except (*EXPECTED_ERRORS, *extra_errors) as exc:
+        return fail(exc, 2)
+
+
+def fail(message, status: int) -> int:
+    """Print ``error: <message>`` on one line (a multi-line message is joined) and return ``status``."""
+    print("error: " + " ".join(str(message).split()), file=sys.stderr)
+    return status

@@ -1,0 +1,161 @@
+r"""The ``precision`` family: what TF32 does to float32 matrix products, measured on a GPU, emulated on a CPU.
+
+On NVIDIA GPUs since Ampere, TensorFlow runs float32 matrix products in TF32 unless told otherwise: both
+inputs are rounded to a 10-bit mantissa, the products accumulated in float32. The rows compare the logits
+and the gradients of one MNIST batch, computed
+
+* in NumPy float64 (the reference) and NumPy float32,
+* by TensorFlow in float32 with TF32 off, and
+* with TF32 on: by TensorFlow on a GPU (``measured``), or, where there is none, by the same public
+  :mod:`scratch.layers` kernels with every matrix product's two inputs rounded to TF32 (``emulated``).
+
+Tolerances from the unit roundoff
+---------------------------------
+A format with a ``p``-bit significand rounds with relative error at most :math:`u = 2^{-p}`: float64
+:math:`2^{-53} \approx 1.1\times10^{-16}`, float32 :math:`2^{-24} \approx 6.0\times10^{-8}`, TF32 (10
+stored bits + 1) :math:`2^{-11} \approx 4.9\times10^{-4}`. A dot product of :math:`K` terms whose rounding
+errors are independent has an error that grows like :math:`\sqrt{K}\,u` relative to the sum of the
+magnitudes (Higham and Mary's probabilistic bound, 2019, with its constant taken as 1), so the tolerance
+of a row is :math:`\sqrt{K}\,u` with :math:`K = 784`, the longest sum in the models: float32
+:math:`1.7\times10^{-6}`, TF32 :math:`1.4\times10^{-2}`. The negative control judges a TF32 result by the
+float32 tolerance; since TF32's errors are near :math:`u_{TF32}` (about :math:`10^{-4}`), it must FAIL.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+import scratch.layers as np_layers
+import scratch.losses as np_losses
+import scratch.models as np_models
+import tfimpl.models as tf_models
+from common.data import Datasets
+from common.labels import one_hot
+from tfimpl.bridge import to_variables
+from tfimpl.device import tensor_float_32
+
+from .checks import Row, _concat, _errors, _params
+
+__all__ = ["UNIT_ROUNDOFF", "K", "precision_rows", "tf32_round", "tolerance"]
+
+UNIT_ROUNDOFF = {"float64": 2.0**-53, "float32": 2.0**-24, "tf32": 2.0**-11, "bfloat16": 2.0**-8}
+K = 784  # the longest sum: one logit of the first layer adds 784 products
+
+
+def tolerance(fmt: str) -> float:
+    r""":math:`\sqrt{K}\,u` for the format (see the module docstring)."""
+    return math.sqrt(K) * UNIT_ROUNDOFF[fmt]
+
+
+def tf32_round(a: np.ndarray) -> np.ndarray:
+    """Round float32 values to TF32 (10 mantissa bits), to nearest with ties to even; float32 out.
+
+    A float32 has 23 stored mantissa bits; TF32 keeps the top 10, so the low 13 are rounded away: add
+    half of the last kept bit's unit (less one when that bit is even, for ties to even), then clear them.
+    """
+    bits = np.asarray(a, dtype=np.float32).view(np.uint32)
+    keep_odd = (bits >> np.uint32(13)) & np.uint32(1)
+    rounded = (bits + np.uint32(0x0FFF) + keep_odd) & np.uint32(0xFFFFE000)
+    return rounded.view(np.float32)
+
+
+def _emulated_tf32(params: dict, x: np.ndarray, y: np.ndarray):
+    """Logits and gradients of the MLP or linear model with every matrix product's inputs rounded to TF32.
+
+    The public kernels of :mod:`scratch.layers` and :mod:`scratch.losses`, called as TensorFlow calls
+    cuBLAS in TF32: each ``dense_forward`` and ``dense_backward`` gets TF32-rounded operands. On the
+    batch and parameters of this family it reproduces an H100's TF32 errors to the digits printed
+    (logits 1.05e-4 and 1.79e-4 relative, gradients 1.6e-4; ``../shared/gpu/evidence-h100-b5f3dc9``).
+    """
+    r = tf32_round
+    n_layers = len(params) // 2
+    h, caches = x, []
+    for l in range(1, n_layers + 1):
+        W = params[f"W{l}"]
+        z, _ = np_layers.dense_forward(r(h), r(W), params[f"b{l}"])
+        caches.append((h, W))
+        h = np_layers.relu_forward(z)[0] if l < n_layers else z
+        if l < n_layers:
+            caches[-1] = (*caches[-1], h)
+    logits = h
+    dh, grads = np_losses.softmax_cross_entropy_grad(logits, y), {}
+    for l in range(n_layers, 0, -1):
+        inp, W, *act = caches[l - 1]
+        if act:
+            dh = np_layers.relu_backward(dh, act[0])
+        dx, grads[f"W{l}"], _ = np_layers.dense_backward(r(dh), (r(inp), r(W)), need_dx=l > 1)
+        grads[f"b{l}"] = dh.sum(axis=0)  # the bias gradient is a sum, not a matrix product: no TF32
+        dh = dx
+    return logits, {k: grads[k] for k in params}
+
+
+def _tensorflow(params, x, y, tf32: bool):
+    with tensor_float_32(tf32):
+        variables = to_variables(params)
+        logits, _ = tf_models.forward(variables, x)
+        _, grads = tf_models.loss_and_grads(variables, x, y)
+    return np.asarray(logits), {k: np.asarray(g) for k, g in grads.items()}
+
+
+def _row(check, fmt, ours, reference, tol, note) -> Row:
+    abs_err, rel_err = _errors(ours, reference)
+    return Row(check, fmt, abs_err, rel_err, tol, bool(rel_err <= tol), note)
+
+
+def precision_rows(data: Datasets, *, gpu: bool | None = None) -> list[Row]:
+    """Logits and gradients in float32, TF32 off and TF32 on, against NumPy float64 and float32.
+
+    ``gpu`` (default: whether TensorFlow sees one) decides whether the TF32 rows are measured there or
+    emulated in NumPy. Ends with the negative control, a TF32 row judged by float32's tolerance.
+    """
+    import tensorflow as tf
+
+    gpu = bool(tf.config.list_physical_devices("GPU")) if gpu is None else gpu
+    x, y = data.train.images[:32].astype(np.float32), one_hot(data.train.labels[:32])
+    rows = []
+    for model in ("linear", "mlp"):
+        params = _params(model, "float32")  # the parameters of the forward and gradients families
+        p64 = {k: v.astype(np.float64) for k, v in params.items()}
+        ref64 = (
+            np_models.forward(p64, x.astype(np.float64))[0],
+            np_models.loss_and_grads(p64, x.astype(np.float64), y.astype(np.float64))[1],
+        )
+        ref32 = (np_models.forward(params, x)[0], np_models.loss_and_grads(params, x, y)[1])
+        tf32_logits, tf32_grads = _tensorflow(params, x, y, True) if gpu else _emulated_tf32(params, x, y)
+        off = _tensorflow(params, x, y, False)
+        how = "measured on GPU:0" if gpu else "emulated in NumPy (no GPU)"
+        cases = [
+            ("NumPy float32", ref32, "float32", "measured on the CPU", (ref64, "NumPy float64")),
+            ("TensorFlow float32, TF32 off", off, "float32", "measured", (ref64, "NumPy float64")),
+            ("TF32", (tf32_logits, tf32_grads), "tf32", how, (ref64, "NumPy float64")),
+            ("TF32", (tf32_logits, tf32_grads), "tf32", how, (ref32, "NumPy float32")),
+        ]
+        for what, (logits, grads), fmt, note, (ref, ref_name) in cases:
+            tol = tolerance(fmt)
+            rows.append(_row(f"precision {model} logits: {what} vs {ref_name}", fmt, logits, ref[0], tol, note))
+            rows.append(
+                _row(
+                    f"precision {model} gradients: {what} vs {ref_name}",
+                    fmt,
+                    _concat(grads),
+                    _concat(ref[1]),
+                    tol,
+                    note,
+                )
+            )
+    control = rows[-4]  # the MLP's TF32 logits against float64, judged as float32
+    tol = tolerance("float32")
+    rows.append(
+        Row(
+            f"CONTROL TF32 judged as float32: {control.check}",
+            "tf32",
+            control.max_abs_error,
+            control.max_rel_error,
+            tol,
+            bool(control.max_rel_error <= tol),
+            control.note,
+        )
+    )
+    return rows
