@@ -1,11 +1,35 @@
+"""The suite's cases: every case when timed (``--benchmark-enable``); a smoke test otherwise.
+
+The smoke test (what CI runs, benchmarks disabled) takes each operation x implementation for the
+``linear`` and ``mlp`` models at its smallest batch size, with a two-step round or epoch, so every code
+path runs once and nothing can rot, in well under a minute. ``wide`` and the larger batches only change
+sizes, not code paths.
+"""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from benchmarks import workloads
 from common.data import load_mnist
 
 
 @pytest.fixture(scope="session")
 def mnist():
     return load_mnist(dtype=np.float32)
+
+
+def smoke_cases() -> list[workloads.Case]:
+    smallest = {}
+    for c in workloads.cases(models=("linear", "mlp")):
+        key = (c.operation, c.implementation, c.model, c.device)
+        if key not in smallest or c.batch_size < smallest[key].batch_size:
+            smallest[key] = c
+    return list(smallest.values())
+
+
+def pytest_generate_tests(metafunc):
+    if "case" in metafunc.fixturenames:
+        cases = smoke_cases() if metafunc.config.getoption("benchmark_disable") else list(workloads.cases())
+        metafunc.parametrize("case", cases, ids=[c.id for c in cases])

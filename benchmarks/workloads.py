@@ -6,7 +6,7 @@ Shared by the pytest-benchmark suite (:mod:`benchmarks.bench_suite`) and the rep
 Operations
     ``forward``         logits of one batch of test images
     ``loss_and_grads``  the batch loss and every parameter's gradient (no update)
-    ``train_step``      a round of ``k`` consecutive SGD steps on contiguous training batches
+    ``train_step``      a round of ``k`` SGD steps on consecutive training batches, each gathered by index
     ``epoch``           one epoch of SGD, 55,000 // B steps over shuffled batches
     ``evaluate``        loss and accuracy of the 10,000 test images, B at a time
 
@@ -191,22 +191,22 @@ def round_steps(operation: str, batch_size: int, n_train: int) -> int:
 
 
 def build(case: Case, data: Datasets, *, steps: int | None = None) -> Workload:
-    """The workload for ``case`` on ``data``; ``steps`` overrides the ``train_step`` round length."""
+    """The workload for ``case`` on ``data``; ``steps`` caps a ``train_step`` round or an ``epoch`` (a smoke test)."""
     if case.batch_size > len(data.test) and case.operation in ("forward", "loss_and_grads"):
         raise ValueError(f"batch {case.batch_size} is larger than the test set ({len(data.test)})")
     k = round_steps(case.operation, case.batch_size, len(data.train))
-    if steps is not None and case.operation == "train_step":
+    if steps is not None and case.operation in ("train_step", "epoch"):
         k = min(steps, k)
-    ctx = _Context(case, data, k)
+    ctx = Context(case, data, k)
     if case.implementation == "scratch":
         return _scratch(ctx)
-    if case.implementation == "keras":
-        return _keras(ctx)
-    return _tfimpl(ctx)
+    from . import tf_workloads
+
+    return tf_workloads.build_keras(ctx) if case.implementation == "keras" else tf_workloads.build_tfimpl(ctx)
 
 
 @dataclass
-class _Context:
+class Context:
     case: Case
     data: Datasets
     steps: int
@@ -218,9 +218,10 @@ class _Context:
         self.x = self.data.test.images[:B]
         self.labels = self.data.test.labels[:B]
         self.y = one_hot(self.labels)
-        # training rounds: contiguous batches; an epoch: the shuffled batches of epoch 0
+        # training rounds: consecutive batches; an epoch: the shuffled batches of epoch 0 (its first
+        # `steps` when a smoke test caps it)
         if self.case.operation == "epoch":
-            self.idx = batch_indices(len(self.data.train), B, SEED, 0)
+            self.idx = batch_indices(len(self.data.train), B, SEED, 0)[: self.steps]
         else:
             self.idx = np.arange(self.steps * B, dtype=np.int64).reshape(self.steps, B)
         self.start = {k: v.copy() for k, v in self.params.items()}
@@ -272,11 +273,11 @@ class _Context:
         assert abs(loss - self.reference[0]) <= 1e-3 * max(1.0, abs(self.reference[0])), (loss, self.reference)
 
 
-def _chunks(n: int, size: int) -> list[slice]:
+def chunks(n: int, size: int) -> list[slice]:
     return [slice(i, min(i + size, n)) for i in range(0, n, size)]
 
 
-def _weighted(parts: list[tuple[float, float, int]]) -> tuple[float, float]:
+def weighted(parts: list[tuple[float, float, int]]) -> tuple[float, float]:
     n = sum(p[2] for p in parts)
     return sum(p[0] * p[2] for p in parts) / n, sum(p[1] * p[2] for p in parts) / n
 
@@ -286,7 +287,34 @@ def _weighted(parts: list[tuple[float, float, int]]) -> tuple[float, float]:
 # ------------------------------------------------------------------------------------------------------
 
 
-def _scratch(ctx: _Context) -> Workload:
+def _scratch_evaluate(ctx: Context) -> Workload:
+    test, params = ctx.data.test, ctx.params
+
+    def evaluate():
+        parts = []
+        for s in chunks(len(test), ctx.case.batch_size):
+            loss, acc = np_models.evaluate(params, test.images[s], test.labels[s])
+            parts.append((loss, acc, s.stop - s.start))
+        return weighted(parts)
+
+    return ctx.workload(evaluate, ctx.check_evaluation)
+
+
+def _scratch_train(ctx: Context) -> Workload:
+    """``train_step`` rounds and epochs: every step gathers its batch by index, as training does."""
+    params, X, T = ctx.params, ctx.data.train.images, one_hot(ctx.data.train.labels)
+    opt = SGD(LEARNING_RATE)
+
+    def train():
+        losses = np.empty(len(ctx.idx))
+        for i, rows in enumerate(ctx.idx):
+            losses[i] = np_train_step(params, opt, X[rows], T[rows])
+        return losses
+
+    return ctx.workload(train, lambda losses: ctx.check_trained(losses, params))
+
+
+def _scratch(ctx: Context) -> Workload:
     op, params = ctx.case.operation, ctx.params
     if op == "forward":
         return ctx.workload(lambda: np_models.forward(params, ctx.x)[0], ctx.check_logits)
@@ -294,203 +322,19 @@ def _scratch(ctx: _Context) -> Workload:
         return ctx.workload(
             lambda: np_models.loss_and_grads(params, ctx.x, ctx.y), lambda r: ctx.check_loss_and_grads(*r)
         )
-    if op == "evaluate":
-        test = ctx.data.test
-
-        def evaluate():
-            parts = []
-            for s in _chunks(len(test), ctx.case.batch_size):
-                loss, acc = np_models.evaluate(params, test.images[s], test.labels[s])
-                parts.append((loss, acc, s.stop - s.start))
-            return _weighted(parts)
-
-        return ctx.workload(evaluate, ctx.check_evaluation)
-    X, T = ctx.data.train.images, one_hot(ctx.data.train.labels)
-    opt = SGD(LEARNING_RATE)
-    contiguous = op == "train_step"
-
-    def train():
-        losses = np.empty(len(ctx.idx))
-        for i, rows in enumerate(ctx.idx):
-            if contiguous:  # a slice is a view: no copy, as a real loop over a pre-shuffled array would do
-                s = slice(int(rows[0]), int(rows[0]) + len(rows))
-                losses[i] = np_train_step(params, opt, X[s], T[s])
-            else:
-                losses[i] = np_train_step(params, opt, X[rows], T[rows])
-        return losses
-
-    return ctx.workload(train, lambda losses: ctx.check_trained(losses, params))
+    return _scratch_evaluate(ctx) if op == "evaluate" else _scratch_train(ctx)
 
 
-# ------------------------------------------------------------------------------------------------------
-# TensorFlow: tfimpl in its three forms
-# ------------------------------------------------------------------------------------------------------
+def release() -> None:
+    """Free what the last workload left behind: Keras' global state and TensorFlow's traced functions.
 
+    Each TensorFlow workload builds its own ``tf.function`` (and XLA program); without this, a sweep of
+    hundreds of cases holds every one of them and its memory grows case by case.
+    """
+    import gc
 
-def _tf_device(name: str) -> str:
-    return "/GPU:0" if name == "gpu" else "/CPU:0"
+    if tensorflow_available():
+        import keras
 
-
-def _tfimpl(ctx: _Context) -> Workload:
-    import tensorflow as tf
-
-    from tfimpl import models as tf_models
-    from tfimpl.bridge import to_numpy, to_variables
-    from tfimpl.compiled import make_train_function
-    from tfimpl.optimizers import make_optimizer
-    from tfimpl.train import train_step as tf_train_step
-
-    impl, op, B = ctx.case.implementation, ctx.case.operation, ctx.case.batch_size
-    device = _tf_device(ctx.case.device)
-    eager = impl == "tfimpl-eager"
-    xla = impl == "tfimpl-xla"
-
-    def compiled(fn, signature):
-        return fn if eager else tf.function(fn, jit_compile=xla, input_signature=signature)
-
-    with tf.device(device):
-        params = to_variables(ctx.params)
-        spec = tf.TensorSpec([None, 784], tf.float32)
-        if op == "forward":
-            x = tf.constant(ctx.x)
-            fwd = compiled(lambda x: tf_models.forward(params, x)[0], [spec])
-
-            def run():
-                with tf.device(device):
-                    return fwd(x).numpy()
-
-            return ctx.workload(run, ctx.check_logits)
-        if op == "loss_and_grads":
-            x, y = tf.constant(ctx.x), tf.constant(ctx.y)
-            lag = compiled(lambda x, y: tf_models.loss_and_grads(params, x, y), [spec, tf.TensorSpec([None, 10])])
-
-            def run():
-                with tf.device(device):
-                    value, grads = lag(x, y)
-                    return float(value), {k: g.numpy() for k, g in grads.items()}
-
-            return ctx.workload(run, lambda r: ctx.check_loss_and_grads(*r))
-        if op == "evaluate":
-            test = ctx.data.test
-            chunks = [(tf.constant(test.images[s]), test.labels[s]) for s in _chunks(len(test), B)]
-            ev = compiled(
-                lambda x, labels: _tf_loss_and_correct(tf_models, params, x, labels),
-                [spec, tf.TensorSpec([None], tf.int64)],
-            )
-            labels = [tf.constant(lab, tf.int64) for _, lab in chunks]
-
-            def run():
-                with tf.device(device):
-                    totals = [ev(x, lab) for (x, _), lab in zip(chunks, labels, strict=True)]
-                    loss = sum(float(t[0]) for t in totals) / len(test)
-                    return loss, sum(float(t[1]) for t in totals) / len(test)
-
-            return ctx.workload(run, ctx.check_evaluation)
-
-        # training: train_step rounds and epochs
-        optimizer = make_optimizer("sgd", LEARNING_RATE)
-        X = tf.constant(ctx.data.train.images)
-        T = tf.constant(one_hot(ctx.data.train.labels))
-        if eager:
-            optimizer.build(list(params.values()))
-            batches = [(tf.gather(X, rows), tf.gather(T, rows)) for rows in ctx.idx] if op == "train_step" else None
-            idx = tf.constant(ctx.idx)
-
-            def run():
-                with tf.device(device):
-                    out = []
-                    for i in range(len(ctx.idx)):
-                        xb, yb = batches[i] if batches else (tf.gather(X, idx[i]), tf.gather(T, idx[i]))
-                        out.append(float(tf_train_step(params, optimizer, xb, yb)))
-                    return out
-
-        else:
-            run_steps = make_train_function(
-                params, optimizer, X, T, B, loss="softmax_cross_entropy", l2=0.0, activation="relu", xla=xla
-            )
-            per_call = 1 if impl == "tfimpl-graph" else len(ctx.idx)
-            idx = [tf.constant(ctx.idx[i : i + per_call]) for i in range(0, len(ctx.idx), per_call)]
-
-            def run():
-                with tf.device(device):
-                    return np.concatenate([run_steps(chunk).numpy() for chunk in idx])
-
-        return ctx.workload(run, lambda losses: ctx.check_trained(losses, to_numpy(params)))
-
-
-def _tf_loss_and_correct(tf_models, params, x, labels):
-    """Summed loss and number correct of one chunk, so chunks add up to the test-set means."""
-    import tensorflow as tf
-
-    logits = tf_models.forward(params, x)[0]
-    losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
-    correct = tf.reduce_sum(tf.cast(tf.argmax(logits, axis=1) == labels, tf.float32))
-    return tf.reduce_sum(tf.cast(losses, tf.float64)), correct
-
-
-# ------------------------------------------------------------------------------------------------------
-# Keras, the peer
-# ------------------------------------------------------------------------------------------------------
-
-
-def keras_model(params: dict[str, np.ndarray]):
-    """``keras.Sequential`` of Dense layers with ``params`` as its weights, compiled with SGD and CE."""
-    import keras
-
-    n_layers = len(params) // 2
-    layers = [keras.Input((784,))]
-    for l in range(1, n_layers + 1):
-        layers.append(keras.layers.Dense(params[f"W{l}"].shape[1], activation="relu" if l < n_layers else None))
-    model = keras.Sequential(layers)
-    model.set_weights([params[f"{p}{l}"] for l in range(1, n_layers + 1) for p in "Wb"])
-    model.compile(
-        optimizer=keras.optimizers.SGD(LEARNING_RATE),
-        loss=keras.losses.CategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
-    return model
-
-
-def _keras_params(model) -> dict[str, np.ndarray]:
-    weights = model.get_weights()  # [W1, b1, W2, b2, ...]
-    n_layers = len(weights) // 2
-    return {f"{p}{l}": weights[2 * (l - 1) + i] for l in range(1, n_layers + 1) for i, p in enumerate("Wb")}
-
-
-def _keras(ctx: _Context) -> Workload:
-    import tensorflow as tf
-
-    op, B = ctx.case.operation, ctx.case.batch_size
-    device = _tf_device(ctx.case.device)
-    with tf.device(device):
-        model = keras_model(ctx.params)
-    if op == "forward":
-
-        def run():
-            with tf.device(device):
-                return model.predict_on_batch(ctx.x)
-
-        return ctx.workload(run, ctx.check_logits)
-    if op == "evaluate":
-        test = ctx.data.test
-        y = one_hot(test.labels)
-
-        def run():
-            with tf.device(device):
-                return model.evaluate(test.images, y, batch_size=B, verbose=0)
-
-        return ctx.workload(run, ctx.check_evaluation)
-    n = len(ctx.idx) * B
-    X, T = ctx.data.train.images, one_hot(ctx.data.train.labels)
-    if op == "train_step":
-        X, T = X[:n], T[:n]
-    else:  # an epoch: Keras shuffles itself; give it the same examples our epoch uses
-        rows = np.sort(ctx.idx.ravel())
-        X, T = X[rows], T[rows]
-
-    def run():
-        with tf.device(device):
-            hist = model.fit(X, T, batch_size=B, epochs=1, verbose=0, shuffle=op == "epoch")
-        return hist.history["loss"]
-
-    return ctx.workload(run, lambda losses: ctx.check_trained(losses, _keras_params(model)))
+        keras.backend.clear_session()
+    gc.collect()

@@ -103,12 +103,13 @@ def _existing_ancestor(path: Path) -> Path:
     return Path(".")
 
 
-def check_out_dir(out: str | os.PathLike, *, flag: str = "--out") -> Path:
+def check_out_dir(out: str | os.PathLike, *, flag: str = "--out", run_folder: bool = True) -> Path:
     """Refuse, before any work, an output folder that could not be written as a run folder.
 
     Accepted: a folder that does not exist yet (below a writable folder), an empty folder, or an earlier
-    run folder (it will be replaced whole). The check really creates and removes a probe folder beside
-    the target, so read-only file systems and permissions are judged by the system itself.
+    run folder (it will be replaced whole); with ``run_folder=False`` (a report's folder, whose files are
+    each replaced), any folder. The check really creates and removes a probe folder in the nearest
+    existing folder, so read-only file systems and permissions are judged by the system itself.
 
     Raises
     ------
@@ -123,10 +124,10 @@ def check_out_dir(out: str | os.PathLike, *, flag: str = "--out") -> Path:
         if not out.is_dir():
             raise OutputError(f"{flag} {out} is an existing file, not a folder; choose another path")
         names = {p.name for p in out.iterdir()}
-        if names and not (out / "summary.json").is_file():
+        if run_folder and names and not (out / "summary.json").is_file():
             bad = "holds a folder named summary.json" if (out / "summary.json").exists() else "is not a run folder"
             raise OutputError(f"{flag} {out} {bad} and is not empty; choose a new folder")
-        base = out.parent if out.parent != out else out
+        base = out if not run_folder else out.parent
     elif not base.is_dir():
         raise OutputError(f"{flag} {out} sits below {base}, which is a file, not a folder; choose another path")
     try:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from benchmarks import __main__ as bench_cli
-from benchmarks import report, workloads
+from benchmarks import analysis, report, roofline, workloads
 
 
 def test_product_shapes_and_flops_of_the_mlp_step():
@@ -69,16 +69,16 @@ def test_evaluation_check_compares_with_numpy(tf, mnist):
 
 
 def test_crossing_interpolates_in_log_batch():
-    b, text = report._crossing([(1, 0.5, "a"), (10, 0.8, "a"), (100, 2.0, "tfimpl-graph")])
+    b, text = analysis._crossing([(1, 0.5, "a"), (10, 0.8, "a"), (100, 2.0, "tfimpl-graph")])
     expected = 10 ** (1 + math.log(1 / 0.8) / math.log(2.0 / 0.8))
     assert b == pytest.approx(expected) and 10 < b < 100
     assert "tfimpl-graph" in text and "between batch 10 and 100" in text
     # ahead, then behind again at the largest size: no crossover to report
-    b, text = report._crossing([(1, 0.5, "a"), (10, 2.0, "a"), (100, 0.7, "a")])
+    b, text = analysis._crossing([(1, 0.5, "a"), (10, 2.0, "a"), (100, 0.7, "a")])
     assert b is None and "behind NumPy again" in text
-    b, text = report._crossing([(1, 1.5, "a"), (10, 3.0, "a")])
+    b, text = analysis._crossing([(1, 1.5, "a"), (10, 3.0, "a")])
     assert b is None and "ahead of NumPy at every batch" in text
-    b, text = report._crossing([(1, 0.5, "a"), (10, 0.9, "a")])
+    b, text = analysis._crossing([(1, 0.5, "a"), (10, 0.9, "a")])
     assert b is None and "behind NumPy at every batch" in text
 
 
@@ -91,8 +91,8 @@ def _row(impl, model, steps_per_second, efficiency=0.5, own=0.7):
         "device": "cpu",
         "steps_per_second": steps_per_second,
         "examples_per_second": 100 * steps_per_second,
-        "efficiency": efficiency,
-        "efficiency_own_library": own,
+        "products_alone_ratio": efficiency,
+        "products_alone_own_ratio": own,
     }
 
 
@@ -105,7 +105,7 @@ def test_targets_are_ratios_in_one_run():
         _row("keras", "mlp", 200),
         _row("tfimpl-xla", "mlp", 350),
     ]
-    got = {t["target"]: (round(t["measured"], 3), t["met"]) for t in report.targets(rows)}
+    got = {t["target"]: (round(t["measured"], 3), t["met"]) for t in analysis.targets(rows)}
     assert got["scratch linear / Keras fit"] == (30.0, True)
     assert got["scratch mlp / Keras fit"] == (4.0, True)
     assert got["scratch mlp: products alone (NumPy) / step"] == (0.65, True)
@@ -126,6 +126,8 @@ def test_report_writes_json_markdown_and_plots(tf, tmp_path):
         warmup=1,
         min_rounds=1,
         command="test",
+        accuracy_models=("linear",),
+        loop=True,
         progress=False,
     )
     data = json.loads((out / "results.json").read_text())
@@ -135,7 +137,7 @@ def test_report_writes_json_markdown_and_plots(tf, tmp_path):
     for m in meas:
         for key in ("implementation", "model", "batch_size", "device", "steps_per_second", "examples_per_second"):
             assert key in m
-        assert m["steps_per_second"] > 0 and 0 < m["efficiency"]
+        assert m["steps_per_second"] > 0 and m["flops_per_step"] > 0 and m["bytes_per_step"] > 0
         assert m["examples_per_second"] == pytest.approx(m["steps_per_second"] * m["batch_size"])
     assert {m["steps_per_call"] for m in meas if m["operation"] == "train_step"} == {workloads.ROUND_STEPS}
     assert len(data["bounds"]) == 4  # (train, forward) x (10, 100)
@@ -143,10 +145,62 @@ def test_report_writes_json_markdown_and_plots(tf, tmp_path):
     assert got == {(op, i) for op in ("forward", "train_step") for i in ("best tfimpl", "tfimpl-graph", "keras")}
     md = (out / "report.md").read_text()
     assert "| linear | scratch | cpu |" in md and "## Targets" in md and data["machine"]["numpy"] in md
+    assert "## Time to accuracy" in md and "## Does `train` run at the speed" in md and "roofline" in md
     for name in ("train_step.png", "forward.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not (out / "epoch.png").exists()
-    assert rep["wall_seconds"] > 0
+    assert rep["wall_seconds"] > 0 and data["precision"]["cpu"] == "float32"
+
+
+def _efficiencies(obj, path=""):
+    """Every value under a key that says "efficiency", anywhere in results.json."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if "efficiency" in k and isinstance(v, int | float):
+                yield f"{path}.{k}", v
+            yield from _efficiencies(v, f"{path}.{k}")
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield from _efficiencies(v, f"{path}[{i}]")
+
+
+def test_no_efficiency_exceeds_100_percent_and_time_to_accuracy_is_reported(tf, tmp_path):
+    """On a report run: the roofline is a bound, and the report has time-to-accuracy and loop rows."""
+    rep = report.run_report(
+        tmp_path / "r",
+        operations=("train_step", "forward", "evaluate"),
+        implementations=("scratch", "tfimpl-xla"),
+        models=("linear", "mlp"),
+        batch_sizes=(1, 100),
+        seconds=0.02,
+        warmup=1,
+        min_rounds=1,
+        command="test",
+        accuracy_models=("linear",),
+        loop=False,
+        progress=False,
+    )
+    found = dict(_efficiencies(json.loads((tmp_path / "r" / "results.json").read_text())))
+    assert len(found) == len(rep["measurements"]) and all(0 < v <= 1 for v in found.values()), found
+    rows = {(r["implementation"], r["device"]) for r in rep["time_to_accuracy"]}
+    assert {("scratch", "cpu"), ("tfimpl-xla", "cpu"), ("keras", "cpu")} <= rows
+    for r in rep["time_to_accuracy"]:
+        assert r["reached"] and r["accuracy"] >= 0.92 and 0 < r["steady_seconds"] <= r["wall_seconds"]
+
+
+def test_the_efficiency_check_can_fail():
+    """Negative control: a key named efficiency above 1 is found, however deep."""
+    assert dict(_efficiencies({"a": [{"efficiency": 1.2}]})) == {".a[0].efficiency": 1.2}
+
+
+def test_step_bytes_count_the_least_traffic():
+    # linear forward at batch 1: read the image (784) and W and b (7850), write the logits (10)
+    assert roofline.step_bytes("linear", 1, "forward") == 4 * (784 + 7850 + 10)
+    # a train step reads the labels (10) instead, and writes W and b back (7850)
+    assert roofline.step_bytes("linear", 1, "train") == 4 * (784 + 7850 + 10 + 7850)
+    peaks = {"gemm_flops": 1e11, "bandwidth": 1e10}
+    compute = workloads.flops("mlp", 1000, "train") / 1e11
+    assert roofline.roofline_seconds(peaks, "mlp", 1000, "train") == pytest.approx(compute)  # compute-bound
 
 
 @pytest.mark.parametrize(

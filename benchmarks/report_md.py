@@ -1,0 +1,167 @@
+"""``report.md``: the benchmark report as Markdown tables, one small function per section."""
+
+from __future__ import annotations
+
+from . import workloads
+from .analysis import lookup
+from .machine import machine_line
+
+__all__ = ["markdown"]
+
+
+def _rate(v: float) -> str:
+    return f"{v:,.0f}" if v >= 100 else f"{v:,.1f}" if v >= 10 else f"{v:.2f}"
+
+
+def _header(report: dict) -> list[str]:
+    precision = report.get("precision", {})
+    text = ", ".join(f"{d}: {p}" for d, p in precision.items()) or "float32"
+    return [
+        "# Benchmark report",
+        "",
+        f"Measured {report['date']} at commit `{report.get('commit', 'unknown')}` with `{report['command']}` "
+        f"({report['wall_seconds'] / 60:.1f} min).",
+        "",
+        f"**Machine:** {machine_line(report['machine'])}.",
+        "",
+        f"**Precision of float32 matrix products:** {text}.",
+        "",
+    ]
+
+
+def _targets(report: dict) -> list[str]:
+    if not report["targets"]:
+        return []
+    lines = [
+        "## Targets (batch 100, CPU, `train_step` rounds)",
+        "",
+        "| target | measured | required | met |",
+        "|---|---:|---:|:-:|",
+    ]
+    for t in report["targets"]:
+        measured = "n/a" if t["measured"] is None else f"{t['measured']:.2f}"
+        lines.append(f"| {t['target']} | {measured} | {t['required']:g} | {'yes' if t['met'] else '**no**'} |")
+    return [*lines, ""]
+
+
+def _loop(report: dict) -> list[str]:
+    rows = report.get("loop", [])
+    if not rows:
+        return []
+    lines = [
+        "## Does `train` run at the speed of its own step? (batch 100, CPU)",
+        "",
+        "Steady-state steps/s of the `train` command's loop against the `train_step` case, one after the other.",
+        "",
+        "| implementation | model | `train_step` steps/s | `train` steps/s | ratio | target 0.9 met |",
+        "|---|---|---:|---:|---:|:-:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['implementation']} | {r['model']} | {_rate(r['train_step_steps_per_second'])} | "
+            f"{_rate(r['train_steps_per_second'])} | {r['ratio']:.2f} | {'yes' if r['met'] else '**no**'} |"
+        )
+    return [*lines, ""]
+
+
+def _accuracy(report: dict) -> list[str]:
+    rows = report.get("time_to_accuracy", [])
+    if not rows:
+        return []
+    lines = [
+        "## Time to accuracy (batch 100, the tutorials' recipes)",
+        "",
+        "`linear` to 92% (zeros, SGD 0.5) and `mlp` to 98% (normal(0.03), SGD 0.5, the clipped per-class loss);",
+        "steady = the epochs' training only; wall = compile, training and the per-epoch test scoring.",
+        "",
+        "| model | implementation | device | reached | epochs | steady s | compile s | wall s |",
+        "|---|---|---|:-:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        reached = f"{r['accuracy']:.2%}" if r["reached"] else f"**no** ({r['accuracy']:.2%})"
+        lines.append(
+            f"| {r['model']} | {r['implementation']} | {r['device']} | {reached} | {r['epochs']} | "
+            f"{r['steady_seconds']:.1f} | {r['compile_seconds']:.1f} | {r['wall_seconds']:.1f} |"
+        )
+    return [*lines, ""]
+
+
+def _crossovers(report: dict) -> list[str]:
+    if not report["crossovers"]:
+        return []
+    lines = [
+        "## Where TensorFlow overtakes NumPy",
+        "",
+        "The batch size from which each TensorFlow path trains (or predicts) more examples per second than",
+        "`scratch`; `best tfimpl` takes the fastest tfimpl variant at each size.",
+        "",
+        "| operation | model | TF device | TensorFlow path | crossover |",
+        "|---|---|---|---|---|",
+    ]
+    for c in report["crossovers"]:
+        lines.append(
+            f"| {c['operation']} | {c['model']} | {c['device']} | {c['implementation']} | {c['explanation']} |"
+        )
+    return [*lines, ""]
+
+
+def _operation(report: dict, op: str) -> list[str]:
+    rows = [m for m in report["measurements"] if m["operation"] == op]
+    if not rows:
+        return []
+    batches = sorted({m["batch_size"] for m in rows})
+    lines = [
+        f"## `{op}`: steps per second (efficiency against the roofline)",
+        "",
+        "| model | implementation | device | " + " | ".join(f"B={b:,}" for b in batches) + " |",
+        "|---|---|---|" + "---:|" * len(batches),
+    ]
+    for model in workloads.MODELS:
+        for impl in workloads.IMPLEMENTATIONS:
+            for device in ("cpu", "gpu"):
+                found = [lookup(rows, model=model, implementation=impl, device=device, batch_size=b) for b in batches]
+                cells = [f"{_rate(r['steps_per_second'])} ({r['efficiency']:.0%})" if r else "" for r in found]
+                if any(cells):
+                    lines.append(f"| {model} | {impl} | {device} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
+def _roofline(report: dict) -> list[str]:
+    lines = [
+        "## The roofline: this machine's peaks, measured in this run",
+        "",
+        "| device | peak GFLOP/s (large float32 GEMM) | peak GB/s (fastest copy) | set by |",
+        "|---|---:|---:|---|",
+    ]
+    for device, p in report["peaks"].items():
+        best = max(p["by_library"], key=lambda lib: p["by_library"][lib]["gemm_flops"])
+        lines.append(f"| {device} | {p['gemm_flops'] / 1e9:,.0f} | {p['bandwidth'] / 1e9:,.0f} | GEMM: {best} |")
+    return [*lines, ""]
+
+
+def _products(report: dict) -> list[str]:
+    lines = [
+        "## A library-level reference: the same matrix products alone",
+        "",
+        "Microseconds for one step's products (forward only for `forward` and `evaluate`); `products_alone_ratio`",
+        "in results.json is this time over the step's. Not a bound: one XLA graph can beat separate calls.",
+        "",
+        "| model | kind | device | batch | NumPy (us) | TensorFlow (us) | best GFLOP/s |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
+    for b in report["bounds"]:
+        npv = f"{b['numpy_seconds'] * 1e6:,.1f}" if "numpy_seconds" in b else ""
+        tfv = f"{b['tensorflow_seconds'] * 1e6:,.1f}" if "tensorflow_seconds" in b else ""
+        lines.append(
+            f"| {b['model']} | {b['kind']} | {b['device']} | {b['batch_size']:,} | {npv} | {tfv} | {b['gflops_per_second']:.1f} |"
+        )
+    return [*lines, ""]
+
+
+def markdown(report: dict) -> str:
+    sections = [_header, _targets, _loop, _accuracy, _crossovers]
+    lines = [line for section in sections for line in section(report)]
+    for op in workloads.OPERATIONS:
+        lines += _operation(report, op)
+    lines += _roofline(report) + _products(report)
+    return "\n".join(lines)
