@@ -8,16 +8,7 @@ sizes, not code paths.
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
-
 from benchmarks import workloads
-from common.data import load_mnist
-
-
-@pytest.fixture(scope="session")
-def mnist():
-    return load_mnist(dtype=np.float32)
 
 
 def smoke_cases() -> list[workloads.Case]:

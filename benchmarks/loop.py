@@ -8,7 +8,8 @@ start, SGD at 0.1, softmax cross-entropy), measured one after the other in the s
   shuffling, logging, divergence checks and per-epoch validation, reporting its steady-state steps/s
   (compilation apart, :mod:`common.runs`).
 
-The target (issue 11): ``train`` at least 90% of ``train_step``.
+The target (issue 11): ``train`` at least 90% of ``train_step``. This VM's speed drifts by 10-30% over
+seconds, so the two are measured alternately, :data:`REPEATS` times each, and the best of each is kept.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ __all__ = ["LOOP_STEPS", "TARGET", "loop_rows"]
 
 LOOP_STEPS = 1100  # two epochs at batch 100: the loop's validation and logging are in the figure
 TARGET = 0.9
+REPEATS = 3
 
 
 def _train_rate(impl: str, model: str, data: Datasets) -> float:
@@ -48,8 +50,10 @@ def loop_rows(
     for impl in implementations:
         for model in models:
             w = build(Case("train_step", impl, model, 100), data)
-            step_rate = w.steps / measure(w)
-            loop_rate = _train_rate(impl, model, data)
+            step_rate = loop_rate = 0.0
+            for _ in range(REPEATS):
+                step_rate = max(step_rate, w.steps / measure(w))
+                loop_rate = max(loop_rate, _train_rate(impl, model, data))
             rows.append(
                 {
                     "implementation": impl,

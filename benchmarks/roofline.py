@@ -34,7 +34,7 @@ from .workloads import MODELS, flops
 __all__ = ["measure_peaks", "roofline_seconds", "step_bytes"]
 
 FLOAT32 = 4
-COPY_SIZES_MIB = (0.25, 2, 32, 256)
+COPY_SIZES_MIB = (0.25, 2, 16, 64)
 
 
 def step_bytes(model: str, batch_size: int, kind: str) -> int:

@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from .config import add_run_arguments, config_from_args
+from .config import HelpFormatter, add_run_arguments, config_from_args
 from .experiments import EXPERIMENTS
 from .figures import RunFolderError
 from .files import OutputError, ParamsError, check_out_dir
@@ -43,8 +43,10 @@ def _train(implementation: str, train_fn: Callable, args: argparse.Namespace) ->
     result.summary["wall_seconds"] = time.perf_counter() - started
     save_run(result, out)
     s = result.summary
+    per_call = f", {s['steps_per_call']} steps per graph call" if "steps_per_call" in s else ""
+    precision = f" in {s['precision']}" if s.get("precision", s["dtype"]) != s["dtype"] else ""
     print(
-        f"{implementation} {s['model']} ({s['optimizer']}, {s['dtype']}) on {s['device']}: {s['steps']} steps, "
+        f"{implementation} {s['model']} ({s['optimizer']}, {s['dtype']}{precision}) on {s['device']}: {s['steps']} steps{per_call}, "
         f"test accuracy {s['test_accuracy']:.2%}; {s['steps_per_second']:,.0f} steps/s steady state, "
         f"compile {s['compile_seconds']:.2f} s, wall {s['wall_seconds']:.1f} s -> {out}"
     )
@@ -56,7 +58,7 @@ def add_train_command(sub, implementation: str, train_fn: Callable, *, tensorflo
     p = sub.add_parser(
         "train",
         help=f"train a model with {'TensorFlow' if tensorflow else 'NumPy'}; writes summary.json, history.jsonl, params.npz",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     add_run_arguments(p, tensorflow=tensorflow)
     p.set_defaults(func=lambda args: _train(implementation, train_fn, args))
@@ -72,12 +74,19 @@ def add_figure_commands(sub, plots_func, experiment_func) -> None:
     p.add_argument(
         "names",
         nargs="*",
-        choices=sorted(EXPERIMENTS),
+        type=_experiment,
         metavar="NAME",
         help=f"any of {', '.join(sorted(EXPERIMENTS))} (default: all)",
     )
     p.add_argument("--data-dir", default=None)
     p.set_defaults(func=experiment_func)
+
+
+def _experiment(name: str) -> str:
+    """An experiment's name (a ``type`` rather than ``choices``: Python 3.11 checks ``[]`` against choices)."""
+    if name not in EXPERIMENTS:
+        raise argparse.ArgumentTypeError(f"unknown experiment {name!r}; choose from {', '.join(sorted(EXPERIMENTS))}")
+    return name
 
 
 def print_experiment(names, train_fn: Callable, data) -> int:

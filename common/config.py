@@ -12,7 +12,15 @@ from dataclasses import asdict, dataclass, fields
 
 from . import rules, spec
 
-__all__ = ["DEFAULT_INIT", "TRAIN_EXAMPLES", "RunConfig", "add_run_arguments", "config_from_args", "positive_int"]
+__all__ = [
+    "DEFAULT_INIT",
+    "TRAIN_EXAMPLES",
+    "HelpFormatter",
+    "RunConfig",
+    "add_run_arguments",
+    "config_from_args",
+    "positive_int",
+]
 
 #: The training split's size (60,000 less the 5,000 validation images): the largest batch there is.
 TRAIN_EXAMPLES = 55000
@@ -148,39 +156,53 @@ def _out(text: str) -> str:
     return text
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each flag's default, except where there is none to show (the help then says what happens)."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is argparse.SUPPRESS or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def add_run_arguments(parser: argparse.ArgumentParser, *, tensorflow: bool = False) -> None:
     """The flags of ``train``; ``tensorflow=True`` adds ``--device``, ``--xla``, ``--steps-per-call``, ``--tf32``.
 
-    Give the parser ``formatter_class=argparse.ArgumentDefaultsHelpFormatter`` to show the defaults.
+    Give the parser ``formatter_class=HelpFormatter`` to show the defaults.
     """
     d = RunConfig()
     g = parser.add_argument_group("model")
     g.add_argument("--model", choices=list(spec.MODELS), default=d.model, help="linear = softmax regression 784->10")
-    g.add_argument("--hidden", type=_hidden, default=None, help="MLP hidden widths, e.g. 300 or 300,100 (None: 300)")
-    g.add_argument("--activation", choices=spec.ACTIVATIONS, default=d.activation)
-    g.add_argument("--loss", choices=list(spec.LOSS_FORMS), default=d.loss)
+    g.add_argument("--hidden", type=_hidden, help="MLP hidden widths, e.g. 300 or 300,100 (default: 300)")
+    g.add_argument("--activation", choices=spec.ACTIVATIONS, default=d.activation, help="the hidden layers' activation")
+    g.add_argument("--loss", choices=list(spec.LOSS_FORMS), default=d.loss, help="the training loss")
     g.add_argument("--l2", type=_nonnegative_float, default=d.l2, help="L2 penalty scale on the weights")
     g.add_argument(
-        "--init", choices=spec.INITIALIZERS, default=None, help="None: zeros for linear, normal (0.03) for mlp"
+        "--init", choices=spec.INITIALIZERS, help="the weights' start (default: zeros for linear, normal for mlp)"
     )
-    g.add_argument(
-        "--init-std", type=_positive_float, default=None, help="std of normal (0.03) / truncated_normal (0.01)"
-    )
+    g.add_argument("--init-std", type=_positive_float, help="std of normal / truncated_normal (default: 0.03 / 0.01)")
     g = parser.add_argument_group("optimisation")
-    g.add_argument("--optimizer", choices=spec.OPTIMIZERS, default=d.optimizer)
-    g.add_argument("--lr", "--learning-rate", dest="learning_rate", type=_positive_float, default=d.learning_rate)
-    g.add_argument("--momentum", type=_fraction, default=d.momentum, help="for --optimizer momentum")
-    g.add_argument("--batch-size", type=positive_int, default=d.batch_size)
-    length = g.add_mutually_exclusive_group()
-    length.add_argument("--steps", type=positive_int, default=None, help=f"training steps (None: {d.steps})")
-    length.add_argument("--epochs", type=positive_int, default=None, help="passes over the 55000 training images")
-    g = parser.add_argument_group("run")
-    g.add_argument("--seed", type=_seed, default=d.seed)
-    g.add_argument("--dtype", choices=spec.DTYPES, default=d.dtype)
-    g.add_argument("--log-every", type=positive_int, default=d.log_every, help="steps between log lines")
-    g.add_argument("--data-dir", default=None, help="MNIST folder (None: $MNIST_DIR, then the user cache)")
+    g.add_argument("--optimizer", choices=spec.OPTIMIZERS, default=d.optimizer, help="the update rule")
     g.add_argument(
-        "--out", type=_out, default=None, help="output folder (None: runs/<impl>-<model>-<optimizer>-seed<seed>)"
+        "--lr",
+        "--learning-rate",
+        dest="learning_rate",
+        type=_positive_float,
+        default=d.learning_rate,
+        help="the learning rate",
+    )
+    g.add_argument("--momentum", type=_fraction, default=d.momentum, help="for --optimizer momentum")
+    g.add_argument("--batch-size", type=positive_int, default=d.batch_size, help="examples per step")
+    length = g.add_mutually_exclusive_group()
+    length.add_argument("--steps", type=positive_int, help=f"training steps (default: {d.steps})")
+    length.add_argument("--epochs", type=positive_int, help="passes over the 55000 training images")
+    g = parser.add_argument_group("run")
+    g.add_argument("--seed", type=_seed, default=d.seed, help="seeds the weights and the batch order")
+    g.add_argument("--dtype", choices=spec.DTYPES, default=d.dtype, help="the precision of data and parameters")
+    g.add_argument("--log-every", type=positive_int, default=d.log_every, help="steps between log lines")
+    g.add_argument("--data-dir", help="MNIST folder (default: $MNIST_DIR, then the user cache)")
+    g.add_argument(
+        "--out", type=_out, help="output folder (default: runs/<implementation>-<model>-<optimizer>-seed<seed>)"
     )
     if tensorflow:
         g = parser.add_argument_group("TensorFlow")
@@ -191,15 +213,13 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, tensorflow: bool = Fal
         g.add_argument(
             "--steps-per-call",
             type=positive_int,
-            default=None,
-            help="train steps inside one graph call, like Keras' steps_per_execution (None: a whole epoch)",
+            help="train steps inside one graph call, like Keras' steps_per_execution (default: a whole epoch)",
         )
         g.add_argument(
             "--tf32",
             type=_on_off,
-            default=None,
             metavar="on|off",
-            help="TF32 for float32 matrix products on Ampere+ GPUs (None: TensorFlow's default, on)",
+            help="TF32 for float32 matrix products on Ampere and newer GPUs (default: TensorFlow's, on)",
         )
 
 

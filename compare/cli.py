@@ -113,8 +113,8 @@ def format_table(rows, width: int = WIDTH) -> str:
 
 def _header(used: dict) -> str:
     return (
-        f"device {used['device']}; TensorFlow {used['tensorflow']}; equality checks with TF32 "
-        f"{'on' if used['tf32'] else 'off'} and op determinism {'on' if used['op_determinism'] else 'off'}; "
+        f"device {used['device']}, TensorFlow {used['tensorflow']}; equality checks with TF32 "
+        f"{'on' if used['tf32'] else 'off'} and op determinism {'on' if used['op_determinism'] else 'off'}\n"
         f"precision family: {used['precision_family']}"
     )
 
@@ -167,10 +167,9 @@ def main(argv=None) -> int:
     print(_header(used))
     print(format_table(rows))
     bad = [r for r in rows if not verdict(r)[1]]
-    print(
-        f"\n{len(rows) - len(bad)} of {len(rows)} checks as expected"
-        + (f"; {len(bad)} NOT: " + ", ".join(r.check for r in bad) if bad else "")
-    )
+    print(f"\n{len(rows) - len(bad)} of {len(rows)} checks as expected" + (f"; {len(bad)} NOT:" if bad else ""))
+    for r in bad:
+        print(f"  NOT: {r.check} ({r.dtype})")
     if args.json:
         write_json(
             args.json,

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,11 +19,14 @@ from compare.cli import main
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
-    """``python -m compare --json`` once: (exit code, rows, settings)."""
+    """``python -m compare --json`` once, the main job as a user runs it: (exit code, rows, settings)."""
     path = tmp_path_factory.mktemp("compare") / "rows.json"
-    code = main(["--json", str(path)])
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    result = subprocess.run(
+        [sys.executable, "-m", "compare", "--json", str(path)], env=env, capture_output=True, text=True, timeout=600
+    )
     out = json.loads(path.read_text())
-    return code, out["rows"], out["settings"]
+    return result.returncode, out["rows"], out["settings"], result.stdout
 
 
 def _rows(report, prefix):
@@ -27,7 +34,7 @@ def _rows(report, prefix):
 
 
 def test_command_exits_zero_and_writes_every_field(report):
-    code, rows, _ = report
+    code, rows, _, _ = report
     assert code == 0
     for key in ("check", "dtype", "max_abs_error", "max_rel_error", "tolerance", "passed"):
         assert all(key in r for r in rows), key
@@ -80,12 +87,16 @@ def test_settings_are_stated_and_the_callers_restored(report):
     """compare ran its equality checks with TF32 off and op determinism on, said so, and put back ours."""
     import tensorflow as tf
 
+    from compare.cli import run_families
     from tfimpl.device import op_determinism_enabled
 
-    _, _, settings = report
+    _, _, settings, _ = report
     assert settings["tf32"] is False and settings["op_determinism"] is True
     assert settings["device"].startswith(("CPU", "GPU"))
-    assert tf.config.experimental.tensor_float_32_execution_enabled()  # TensorFlow's default, ours again
+    # used as a library: the caller's settings (TensorFlow's defaults here) are back afterwards
+    rows, used = run_families(["optimizers"], progress=False)
+    assert rows and used["tf32"] is False and used["op_determinism"] is True
+    assert tf.config.experimental.tensor_float_32_execution_enabled()
     assert not op_determinism_enabled()
 
 
@@ -105,14 +116,11 @@ def test_tf32_rounding_keeps_ten_mantissa_bits():
     np.testing.assert_array_equal(tf32_round(x), np.array([1 + 2**-10, 1, 1 + 2**-9, 1, -3.0], np.float32))
 
 
-def test_the_width_of_the_table(report, capsys):
-    from compare.cli import format_table
-
-    rows = [
-        checks.Row(r["check"], r["dtype"], r["max_abs_error"], r["max_rel_error"], r["tolerance"], r["passed"])
-        for r in report[1]
-    ]
-    assert max(len(line) for line in format_table(rows).splitlines()) <= 120
+def test_the_width_of_the_table(report):
+    """Every line the command printed fits 120 columns; the long names are whole in --json."""
+    lines = report[3].splitlines()
+    assert len(lines) > 100 and max(len(line) for line in lines) <= 120
+    assert any(len(r["check"]) > 45 for r in report[1])  # names that the table had to cut
 
 
 def test_a_real_failure_makes_the_command_exit_nonzero(monkeypatch, capsys):

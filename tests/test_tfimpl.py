@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -49,8 +50,12 @@ def test_steps_per_call_and_xla_give_the_same_result(mnist):
 
 
 def test_float64_runs(mnist64):
-    r = tf_train(RunConfig(steps=20, dtype="float64"), mnist64, progress=False)
-    assert r.params["W1"].dtype == np.float64
+    from common.data import DataSet, Datasets
+
+    cut = lambda s, n: DataSet(s.images[:n], s.labels[:n])  # noqa: E731  (a small float64 set keeps memory low)
+    small = Datasets(cut(mnist64.train, 11000), cut(mnist64.validation, 1000), cut(mnist64.test, 2000))
+    r = tf_train(RunConfig(steps=20, dtype="float64"), small, progress=False)
+    assert r.params["W1"].dtype == np.float64 and r.summary["steps"] == 20
 
 
 @pytest.mark.skipif(not tf.config.list_physical_devices("GPU"), reason="no GPU visible to TensorFlow")
@@ -95,8 +100,21 @@ def test_gpu_without_one_is_a_clear_error(mnist):
     ids=["linear-sgd", "linear-adam", "mlp"],
 )
 def test_tutorial_numbers_from_the_command(tmp_path, argv, steps, floor):
+    """The real command, in its own process (as a user runs it; its memory is its own)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
     out = tmp_path / "run"
-    assert tf_main(["train", *argv, "--out", str(out)]) == 0
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    result = subprocess.run(
+        [sys.executable, "-m", "tfimpl", "train", *argv, "--out", str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
     s = json.loads((out / "summary.json").read_text())
     assert s["implementation"] == "tfimpl" and s["device"].startswith(("CPU", "GPU"))
     assert s["steps"] == steps and s["test_accuracy"] >= floor, s["test_accuracy"]

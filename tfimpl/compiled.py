@@ -28,31 +28,43 @@ UNROLL = 8
 
 
 def make_train_function(params, optimizer, X, T, batch_size, *, loss, l2, activation, xla=False, unroll=None):
-    """A ``tf.function`` ``run_steps(idx: (k, B) int64) -> (k,) losses`` over the on-device data ``X, T``.
+    """``run_steps(idx: (k, B) int64) -> (k,) losses`` over the on-device data ``X, T``.
 
     ``unroll`` steps are written out per loop iteration (default :data:`UNROLL` without XLA, 1 with it);
-    the parameters end bitwise the same whatever ``unroll`` is.
+    the parameters end bitwise the same whatever ``unroll`` is. The data are passed to the graph as
+    arguments, not captured by it, so they are freed with the run (``run_steps.graph`` is the
+    ``tf.function``, traced once).
     """
     optimizer.build(list(params.values()))
     unroll = (1 if xla else UNROLL) if unroll is None else unroll
 
-    def one_step(row):
+    def one_step(X, T, row):
         with tf.name_scope("inputs"):
             xb, yb = tf.gather(X, row), tf.gather(T, row)
         return train_step(params, optimizer, xb, yb, loss=loss, l2=l2, activation=activation)
 
-    @tf.function(jit_compile=xla, input_signature=[tf.TensorSpec([None, batch_size], tf.int64)])
-    def run_steps(idx):
+    signature = [
+        tf.TensorSpec(X.shape, X.dtype),
+        tf.TensorSpec(T.shape, T.dtype),
+        tf.TensorSpec([None, batch_size], tf.int64),
+    ]
+
+    @tf.function(jit_compile=xla, input_signature=signature)
+    def graph(X, T, idx):
         k = tf.shape(idx)[0]
         out = tf.TensorArray(X.dtype, size=k)
         blocks = k // unroll
         for j in tf.range(blocks):
             for u in range(unroll):  # written out: one graph iteration, `unroll` steps
-                out = out.write(j * unroll + u, one_step(idx[j * unroll + u]))
+                out = out.write(j * unroll + u, one_step(X, T, idx[j * unroll + u]))
         for i in tf.range(blocks * unroll, k):
-            out = out.write(i, one_step(idx[i]))
+            out = out.write(i, one_step(X, T, idx[i]))
         return out.stack()
 
+    def run_steps(idx):
+        return graph(X, T, idx)
+
+    run_steps.graph = graph
     return run_steps
 
 
@@ -73,7 +85,9 @@ def warm_up(run_steps, params, optimizer, sizes, batch_size) -> None:
 def make_evaluate(params, *, loss, activation, xla=False):
     """A compiled ``evaluate(x, labels) -> (loss, accuracy)`` of the whole split, as tensors."""
 
-    @tf.function(jit_compile=xla)
+    signature = [tf.TensorSpec([None, 784], params["W1"].dtype), tf.TensorSpec([None], tf.int64)]
+
+    @tf.function(jit_compile=xla, input_signature=signature)  # one trace serves every split
     def evaluate(x, labels):
         return models._loss_and_accuracy(params, x, labels, loss=loss, activation=activation)
 

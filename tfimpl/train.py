@@ -16,7 +16,7 @@ import tensorflow as tf
 from common.config import RunConfig
 from common.data import Datasets, load_mnist
 from common.labels import targets
-from common.runs import TrainResult, make_summary, run_loop
+from common.runs import TrainResult, calls_of, make_summary, run_loop
 from common.spec import LOSS_FORMS
 
 from . import models
@@ -78,12 +78,16 @@ def train(config: RunConfig, data: Datasets | None = None, *, progress: bool = T
             batch_accuracy=lambda i: models.accuracy(
                 params, tf.gather(X, i), data.train.labels[i], activation=config.activation
             ),
-            warm_up=lambda sizes: warm_up(run_steps, params, optimizer, sizes, config.batch_size),
+            warm_up=lambda sizes: [
+                warm_up(run_steps, params, optimizer, sizes, config.batch_size),
+                *map(evaluate, splits),
+            ],
             progress=progress,
             desc=f"tfimpl {config.model}",
         )
-        stats["traces"] = int(run_steps.experimental_get_tracing_count())
+        stats["traces"] = int(run_steps.graph.experimental_get_tracing_count())
         stats["precision"] = precision(config.dtype, device)
+        stats["steps_per_call"] = calls_of(config, len(data.train))
     versions = {"numpy": np.__version__, "tensorflow": tf.__version__}
     summary = make_summary("tfimpl", config, stats, device=describe(device), versions=versions)
     return TrainResult(params=to_numpy(params), history=history, summary=summary)

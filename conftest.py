@@ -1,4 +1,5 @@
-"""Shared fixtures. The real MNIST comes from $MNIST_DIR (CI points it at ../shared/data/mnist)."""
+"""Fixtures shared by tests/ and benchmarks/. The real MNIST comes from $MNIST_DIR (CI points it at
+../shared/data/mnist). One float32 copy serves the whole session; the float64 one lives per module."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ def mnist():
     return load_mnist(dtype=np.float32)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def mnist64():
     """MNIST in float64, for gradient checks and exact comparisons."""
     return load_mnist(dtype=np.float64)
