@@ -205,22 +205,24 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, tensorflow: bool = Fal
         "--out", type=_out, help="output folder (default: runs/<implementation>-<model>-<optimizer>-seed<seed>)"
     )
     if tensorflow:
-        g = parser.add_argument_group("TensorFlow")
-        g.add_argument(
-            "--device", choices=spec.DEVICES, default=d.device, help="auto: the GPU when TensorFlow sees one"
-        )
-        g.add_argument("--xla", action="store_true", help="compile the train step with XLA (jit_compile=True)")
-        g.add_argument(
-            "--steps-per-call",
-            type=positive_int,
-            help="train steps inside one graph call, like Keras' steps_per_execution (default: a whole epoch)",
-        )
-        g.add_argument(
-            "--tf32",
-            type=_on_off,
-            metavar="on|off",
-            help="TF32 for float32 matrix products on Ampere and newer GPUs (default: TensorFlow's, on)",
-        )
+        _add_tensorflow_arguments(parser, d)
+
+
+def _add_tensorflow_arguments(parser: argparse.ArgumentParser, d: RunConfig) -> None:
+    g = parser.add_argument_group("TensorFlow")
+    g.add_argument("--device", choices=spec.DEVICES, default=d.device, help="auto: the GPU when TensorFlow sees one")
+    g.add_argument("--xla", action="store_true", help="compile the train step with XLA (jit_compile=True)")
+    g.add_argument(
+        "--steps-per-call",
+        type=positive_int,
+        help="train steps inside one graph call, like Keras' steps_per_execution (default: up to a whole epoch)",
+    )
+    g.add_argument(
+        "--tf32",
+        type=_on_off,
+        metavar="on|off",
+        help="TF32 for float32 matrix products on Ampere and newer GPUs (default: TensorFlow's, on)",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:

@@ -41,6 +41,7 @@ __all__ = [
     "make_summary",
     "run_loop",
     "save_run",
+    "schedule",
     "total_steps",
 ]
 
@@ -97,16 +98,25 @@ def calls_of(config: RunConfig, n_train: int) -> int:
     return config.steps_per_call or n_train // config.batch_size
 
 
+def schedule(config: RunConfig, n_train: int, k: int):
+    """The loop's calls, in order: ``(epoch, start, size)`` for each ``run_steps`` call of ``size`` steps.
+
+    A call takes at most ``k`` steps, never crosses an epoch's end (the batches are reshuffled there) and
+    never crosses a multiple of ``log_every``, so the history has a row at every ``log_every`` steps.
+    """
+    per_epoch, steps = n_train // config.batch_size, total_steps(config, n_train)
+    step, epoch, start = 0, 0, 0
+    while step < steps:
+        size = min(k, per_epoch - start, steps - step, config.log_every - step % config.log_every)
+        yield epoch, start, size
+        step, start = step + size, start + size
+        if start == per_epoch:
+            epoch, start = epoch + 1, 0
+
+
 def chunk_sizes(config: RunConfig, n_train: int, k: int) -> list[int]:
     """Every distinct number of steps :func:`run_loop` will pass to one ``run_steps`` call, in order."""
-    per_epoch, steps = n_train // config.batch_size, total_steps(config, n_train)
-    sizes, step, start = [], 0, 0
-    while step < steps:
-        size = min(k, per_epoch - start, steps - step)
-        if size not in sizes:
-            sizes.append(size)
-        step, start = step + size, (start + size) % per_epoch
-    return sizes
+    return list(dict.fromkeys(size for _, _, size in schedule(config, n_train, k)))
 
 
 @dataclass
@@ -168,18 +178,15 @@ def _validate(p: _Progress, evaluate) -> None:
     p.history.append({"step": p.step, "epoch": epoch, "val_loss": val_loss, "val_accuracy": val_acc})
 
 
-def _run_epoch(p: _Progress, config: RunConfig, k: int, run_steps, batch_accuracy, bar) -> None:
-    order = batch_indices(p.per_epoch * config.batch_size, config.batch_size, config.seed, p.epoch)
-    p.start = 0
-    while p.start < p.per_epoch and p.step < p.steps:
-        size = min(k, p.per_epoch - p.start, p.steps - p.step)
-        chunk = order[p.start : p.start + size]  # (size, B)
-        losses = np.asarray(run_steps(chunk), dtype=np.float64)
-        _check_losses(losses, p, config)
-        p.step, p.start = p.step + size, p.start + size
-        p.recent.extend(losses.tolist())
-        bar.update(size)
-        _log_row(p, config, chunk, batch_accuracy, bar)
+def _run_call(p: _Progress, config: RunConfig, order: np.ndarray, size: int, run_steps, batch_accuracy, bar) -> None:
+    """One ``run_steps`` call of ``size`` steps: check its losses, count them, log a row if one is due."""
+    chunk = order[p.start : p.start + size]  # (size, B)
+    losses = np.asarray(run_steps(chunk), dtype=np.float64)
+    _check_losses(losses, p, config)
+    p.step, p.start = p.step + size, p.start + size
+    p.recent.extend(losses.tolist())
+    bar.update(size)
+    _log_row(p, config, chunk, batch_accuracy, bar)
 
 
 def run_loop(
@@ -234,17 +241,21 @@ def run_loop(
         warm_up(chunk_sizes(config, n, k))
     t1 = time.perf_counter()
     bar = tqdm(total=p.steps, desc=desc, unit="step", disable=not progress, mininterval=0.5)
+    order = None
     try:
-        while p.step < p.steps:
-            _run_epoch(p, config, k, run_steps, batch_accuracy, bar)
-            _validate(p, evaluate)
-            p.epoch += 1
+        for epoch, start, size in schedule(config, n, k):
+            if order is None or epoch != p.epoch:
+                order = batch_indices(n, config.batch_size, config.seed, epoch)  # (per_epoch, B)
+            p.epoch, p.start = epoch, start
+            _run_call(p, config, order, size, run_steps, batch_accuracy, bar)
+            if p.start == p.per_epoch or p.step == p.steps:
+                _validate(p, evaluate)
     except KeyboardInterrupt:
         raise Interrupted(p.step, p.steps) from None
     finally:
         bar.close()
     t2 = time.perf_counter()
-    return p.history, _stats(p, evaluate, compile_seconds=t1 - t0, train_seconds=t2 - t1)
+    return p.history, _stats(p, evaluate, compile_seconds=t1 - t0 if warm_up else 0.0, train_seconds=t2 - t1)
 
 
 def _stats(p: _Progress, evaluate, *, compile_seconds: float, train_seconds: float) -> dict:

@@ -133,7 +133,9 @@ def test_ctrl_c_prints_one_line_and_writes_nothing(tmp_path, package):
     cmd = [sys.executable, "-m", package, "train", "--model", "mlp", "--epochs", "50", "--out", str(tmp_path / "run")]
     if package == "tfimpl":
         cmd += ["--steps-per-call", "10"]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # SIGINT back to its default in the child: a shell's background job would start with it ignored
+    restore = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=restore)
     deadline = time.time() + 120
     seen = ""
     while time.time() < deadline and "step" not in seen:  # wait until training has started

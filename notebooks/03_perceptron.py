@@ -1,0 +1,127 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 3. The perceptron, slowly
+#
+# The third tutorial tells the same linear model again, one piece at a time: an image becomes a row of
+# 784 numbers, one weight per pixel and digit turns it into ten scores, softmax turns the scores into
+# probabilities, and cross-entropy measures how wrong they are. We follow it with both twins, look at
+# what the weights learned, count the mistakes per digit, and end with an experiment to change.
+
+# %%
+import numpy as np
+from IPython.display import Image, display
+
+import tfimpl  # noqa: F401  (TensorFlow, quietly)
+from common import plots
+from common.data import load_mnist
+from common.labels import one_hot
+
+data = load_mnist()
+image, label = data.train.images[0], data.train.labels[0]
+print(f"one image: {image.shape[0]} numbers in [0, 1]; as a 28 x 28 grid it is a {label}")
+print("its label as a one-hot row:", one_hot(np.array([label]))[0])
+
+# %% [markdown]
+# ## One piece at a time
+#
+# For a single image $x$ (a row of 784) the perceptron computes ten scores $z = xW + b$. Then
+#
+# $$p_k = \frac{e^{z_k}}{\sum_j e^{z_j}}, \qquad \text{loss} = -\log p_{\text{true digit}}$$
+#
+# ([softmax](../docs/math.md#softmax), [cross-entropy](../docs/math.md#cross-entropy)). Here are the
+# pieces for this one image, from small random weights, in both twins:
+
+# %%
+import scratch.layers as np_layers  # noqa: E402
+import scratch.losses as np_losses  # noqa: E402
+import tfimpl.layers as tf_layers  # noqa: E402
+import tfimpl.losses as tf_losses  # noqa: E402
+
+rng = np.random.default_rng(1)
+W, b = (0.01 * rng.standard_normal((784, 10))).astype(np.float32), np.zeros(10, np.float32)
+x, y = image[None, :], one_hot(np.array([label]))
+z_np, _ = np_layers.dense_forward(x, W, b)
+z_tf, _ = tf_layers.dense_forward(x, W, b)
+p_np, p_tf = np_losses.softmax(z_np), tf_losses.softmax(z_tf).numpy()
+loss_np, loss_tf = np_losses.softmax_cross_entropy(z_np, y), float(tf_losses.softmax_cross_entropy(z_tf, y))
+print("scores     ", np.round(z_np[0], 3))
+print("probability", np.round(p_np[0], 3), f"(sum {p_np.sum():.6f})")
+print(f"loss: scratch {loss_np:.6f}, tfimpl {loss_tf:.6f}; largest probability gap {np.abs(p_np - p_tf).max():.1e}")
+
+# %% [markdown]
+# ## Training: 1000 steps of 100 images
+#
+# From zeros, SGD at rate 0.5, as the tutorial: about 92%.
+
+# %%
+from common.config import RunConfig  # noqa: E402
+from scratch.train import train as np_train  # noqa: E402
+from tfimpl.train import train as tf_train  # noqa: E402
+
+run_np, run_tf = np_train(RunConfig(), data, progress=False), tf_train(RunConfig(), data, progress=False)
+acc_np, acc_tf = run_np.summary["test_accuracy"], run_tf.summary["test_accuracy"]
+print(f"test accuracy: scratch {acc_np:.2%}, tfimpl {acc_tf:.2%}")
+
+# %% [markdown]
+# ## The weights as pictures
+#
+# Each digit's ten columns of $W$ reshaped to 28 x 28, red for positive (ink here speaks for the digit),
+# blue for negative (ink here speaks against it). Some are clear templates (0, 1, 3); others (5, 8) are
+# muddier, and the next figure shows those are the digits it gets wrong most.
+
+# %%
+W_np, W_tf = run_np.params["W1"], run_tf.params["W1"]
+display(Image(plots.plot_weights([(1000, W_np, acc_np)], "weights.png")))
+print(f"the two twins' weights differ by at most {np.abs(W_np - W_tf).max():.1e}")
+
+# %% [markdown]
+# ## Errors per digit
+
+# %%
+import scratch.models as np_models  # noqa: E402
+
+cm = plots.confusion_matrix(data.test.labels, np_models.predict(run_np.params, data.test.images))
+errors = cm.sum(axis=1) - np.diag(cm)
+print("errors per true digit:", dict(enumerate(errors.tolist())))
+display(Image(plots.plot_errors_per_digit(cm, "errors.png")))
+
+# %% [markdown]
+# ## An experiment to change: the learning rate
+#
+# The same 1000 steps at other rates. Change `rates` and run the cell again; both twins train each rate.
+# Too small and 1000 steps are not enough; too large and each step overshoots.
+
+# %%
+from dataclasses import replace  # noqa: E402
+
+rates = [0.005, 0.05, 0.5, 5.0]
+results = []
+for lr in rates:
+    config = replace(RunConfig(), learning_rate=lr)
+    a = np_train(config, data, progress=False).summary["test_accuracy"]
+    c = tf_train(config, data, progress=False).summary["test_accuracy"]
+    results.append((lr, a, c))
+    print(f"lr {lr:<6} scratch {a:.2%}   tfimpl {c:.2%}")
+
+# %% [markdown]
+# ## What this notebook asserts
+
+# %%
+from tfimpl.device import resolve_device  # noqa: E402
+
+flips = 2 / 10000 if resolve_device("auto") == "/GPU:0" else 0
+assert abs(loss_np - loss_tf) < 1e-6 and np.abs(p_np - p_tf).max() < 1e-6
+assert acc_np >= 0.915 and abs(acc_np - acc_tf) <= flips, (acc_np, acc_tf)
+assert errors.sum() == round((1 - acc_np) * 10000)
+best = max(results, key=lambda r: r[1])
+assert best[0] == 0.5 and all(abs(a - c) <= flips for _, a, c in results), results
+print(f"headline: 1000 steps scratch {acc_np:.2%}, tfimpl {acc_tf:.2%}; best rate {best[0]}; {errors.sum()} errors")
