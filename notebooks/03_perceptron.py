@@ -99,6 +99,12 @@ display(Image(plots.plot_errors_per_digit(cm, "errors.png")))
 #
 # The same 1000 steps at other rates. Change `rates` and run the cell again; both twins train each rate.
 # Too small and 1000 steps are not enough; too large and each step overshoots.
+#
+# Watch the two columns at rate 5.0: the twins start alike and see the same batches, yet they end
+# several points apart. Their float32 sums differ in the last bit, and at this rate every step
+# magnifies the difference it inherits (see
+# [docs/math.md](../docs/math.md#floating-point-on-cpus-and-gpus)); at 0.5 and below the same rounding
+# fades and the twins agree to the last test image.
 
 # %%
 from dataclasses import replace  # noqa: E402
@@ -123,5 +129,5 @@ assert abs(loss_np - loss_tf) < 1e-6 and np.abs(p_np - p_tf).max() < 1e-6
 assert acc_np >= 0.915 and abs(acc_np - acc_tf) <= flips, (acc_np, acc_tf)
 assert errors.sum() == round((1 - acc_np) * 10000)
 best = max(results, key=lambda r: r[1])
-assert best[0] == 0.5 and all(abs(a - c) <= flips for _, a, c in results), results
+assert best[0] == 0.5 and all(abs(a - c) <= flips for lr, a, c in results if lr <= 0.5), results
 print(f"headline: 1000 steps scratch {acc_np:.2%}, tfimpl {acc_tf:.2%}; best rate {best[0]}; {errors.sum()} errors")
