@@ -85,6 +85,11 @@ def _sweep(case_list, data, *, seconds, warmup, min_rounds, progress) -> list[di
     """Measure every case, releasing TensorFlow's functions after each so memory stays flat."""
     from tqdm import tqdm
 
+    if workloads.tensorflow_available():
+        import tensorflow as tf
+
+        # Every workload builds its own tf.function on purpose; TF's "retracing" warning counts those.
+        tf.get_logger().setLevel("ERROR")
     rows = []
     bar = tqdm(case_list, desc="benchmarks", unit="case", disable=not progress)
     for case in bar:

@@ -9,11 +9,13 @@ whose ``run()`` is one timed call, checked by the shared checks of :class:`bench
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
-import tensorflow as tf
 
 from common.labels import one_hot
 from tfimpl import models as tf_models
+from tfimpl.backend import tf
 from tfimpl.bridge import to_numpy, to_variables
 from tfimpl.compiled import make_train_function
 from tfimpl.optimizers import make_optimizer
@@ -93,13 +95,11 @@ def _evaluate(ctx: Context, params, device) -> Workload:
 def _train_eager(ctx: Context, params, device, X, T) -> Workload:
     optimizer = make_optimizer("sgd", LEARNING_RATE)
     optimizer.build(list(params.values()))
-    idx = tf.constant(ctx.idx)
+    rounds = itertools.cycle([tf.constant(r) for r in ctx.rounds()])
 
     def run():
-        return [
-            float(tf_train_step(params, optimizer, tf.gather(X, idx[i]), tf.gather(T, idx[i])))
-            for i in range(len(ctx.idx))
-        ]
+        idx = next(rounds)
+        return [float(tf_train_step(params, optimizer, tf.gather(X, row), tf.gather(T, row))) for row in idx]
 
     return ctx.workload(_on(device, run), lambda losses: ctx.check_trained(losses, to_numpy(params)))
 
@@ -110,8 +110,10 @@ def _train_graph(ctx: Context, params, device, X, T) -> Workload:
     kw = {"loss": "softmax_cross_entropy", "l2": 0.0, "activation": "relu", "xla": impl == "tfimpl-xla"}
     run_steps = make_train_function(params, optimizer, X, T, B, **kw)
     per_call = 1 if impl == "tfimpl-graph" else len(ctx.idx)
-    calls = [tf.constant(ctx.idx[i : i + per_call]) for i in range(0, len(ctx.idx), per_call)]
-    run = _on(device, lambda: np.concatenate([run_steps(chunk).numpy() for chunk in calls]))
+    rounds = itertools.cycle(
+        [[tf.constant(r[i : i + per_call]) for i in range(0, len(r), per_call)] for r in ctx.rounds()]
+    )
+    run = _on(device, lambda: np.concatenate([run_steps(chunk).numpy() for chunk in next(rounds)]))
     return ctx.workload(run, lambda losses: ctx.check_trained(losses, to_numpy(params)))
 
 
@@ -187,11 +189,12 @@ def build_keras(ctx: Context) -> Workload:
         return ctx.workload(
             _on(device, lambda: model.evaluate(test.images, y, batch_size=B, verbose=0)), ctx.check_evaluation
         )
-    # the examples of our round or epoch, in our order (fit's own shuffling is off: same batches)
-    rows = ctx.idx.ravel()
-    X, T = ctx.data.train.images[rows], one_hot(ctx.data.train.labels[rows])
+    # the examples of our next round (or the epoch), in our order (fit's own shuffling is off); the
+    # gather is timed, as it is for the others
+    rounds, X, T = itertools.cycle(ctx.rounds()), ctx.data.train.images, one_hot(ctx.data.train.labels)
 
     def run():
-        return model.fit(X, T, batch_size=B, epochs=1, verbose=0, shuffle=False).history["loss"]
+        rows = next(rounds).ravel()
+        return model.fit(X[rows], T[rows], batch_size=B, epochs=1, verbose=0, shuffle=False).history["loss"]
 
     return ctx.workload(_on(device, run), lambda losses: ctx.check_trained(losses, _keras_params(model)))

@@ -218,10 +218,20 @@ class Context:
         self.x = self.data.test.images[:B]
         self.labels = self.data.test.labels[:B]
         self.y = one_hot(self.labels)
-        # training: the shuffled batches of epoch 0, as training draws them (a round takes the first
-        # `steps`; random rows cost more to gather than consecutive ones, about 35 us at batch 100)
-        self.idx = batch_indices(len(self.data.train), B, SEED, 0)[: self.steps]
+        # training: the shuffled batches of epoch 0, as training draws them. A call of train_step takes the
+        # next round of `steps` batches (see rounds()), so successive calls stream through the whole
+        # training set as training does: reusing one round would keep its 16 MB warm in the caches.
+        self.epoch_idx = batch_indices(len(self.data.train), B, SEED, 0)  # (per_epoch, B)
+        self.idx = self.epoch_idx[: self.steps]
         self.start = {k: v.copy() for k, v in self.params.items()}
+
+    def rounds(self) -> list[np.ndarray]:
+        """The batches each call trains on, in turn: consecutive rounds of an epoch (``train_step``), or
+        the epoch itself (``epoch``)."""
+        if self.case.operation != "train_step":
+            return [self.idx]
+        k = self.steps
+        return [self.epoch_idx[i : i + k] for i in range(0, len(self.epoch_idx) - k + 1, k)]
 
     @functools.cached_property
     def reference(self) -> tuple[float, float]:
@@ -302,9 +312,12 @@ def _scratch_train(ctx: Context) -> Workload:
     params, X, T = ctx.params, ctx.data.train.images, one_hot(ctx.data.train.labels)
     opt = SGD(LEARNING_RATE)
 
+    rounds = itertools.cycle(ctx.rounds())
+
     def train():
-        losses = np.empty(len(ctx.idx))
-        for i, rows in enumerate(ctx.idx):
+        batches = next(rounds)  # (steps, B)
+        losses = np.empty(len(batches))
+        for i, rows in enumerate(batches):
             losses[i] = np_train_step(params, opt, X[rows], T[rows])
         return losses
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import platform
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,25 +99,28 @@ def calls_of(config: RunConfig, n_train: int) -> int:
     return config.steps_per_call or n_train // config.batch_size
 
 
-def schedule(config: RunConfig, n_train: int, k: int):
+def schedule(config: RunConfig, n_train: int, k: int, *, cut_at_log_rows: bool = True):
     """The loop's calls, in order: ``(epoch, start, size)`` for each ``run_steps`` call of ``size`` steps.
 
-    A call takes at most ``k`` steps, never crosses an epoch's end (the batches are reshuffled there) and
-    never crosses a multiple of ``log_every``, so the history has a row at every ``log_every`` steps.
+    A call takes at most ``k`` steps and never crosses an epoch's end (the batches are reshuffled there).
+    With ``cut_at_log_rows`` it never crosses a multiple of ``log_every`` either, so the history has a row
+    at every ``log_every`` steps; without, a row comes after the first call that crosses one (a whole
+    epoch per call on a GPU: one read-back per epoch).
     """
     per_epoch, steps = n_train // config.batch_size, total_steps(config, n_train)
     step, epoch, start = 0, 0, 0
     while step < steps:
-        size = min(k, per_epoch - start, steps - step, config.log_every - step % config.log_every)
+        to_log_row = config.log_every - step % config.log_every if cut_at_log_rows else k
+        size = min(k, per_epoch - start, steps - step, to_log_row)
         yield epoch, start, size
         step, start = step + size, start + size
         if start == per_epoch:
             epoch, start = epoch + 1, 0
 
 
-def chunk_sizes(config: RunConfig, n_train: int, k: int) -> list[int]:
+def chunk_sizes(config: RunConfig, n_train: int, k: int, *, cut_at_log_rows: bool = True) -> list[int]:
     """Every distinct number of steps :func:`run_loop` will pass to one ``run_steps`` call, in order."""
-    return list(dict.fromkeys(size for _, _, size in schedule(config, n_train, k)))
+    return list(dict.fromkeys(size for _, _, size in schedule(config, n_train, k, cut_at_log_rows=cut_at_log_rows)))
 
 
 @dataclass
@@ -130,7 +134,8 @@ class _Progress:
     start: int = 0  # steps done in the current epoch
     history: list = field(default_factory=list)
     recent: list = field(default_factory=list)
-    window: list = field(default_factory=list)
+    window: deque = field(default_factory=lambda: deque(maxlen=DIVERGENCE_WINDOW))  # the last losses
+    window_sum: float = 0.0
     first_loss: float | None = None
 
 
@@ -142,10 +147,11 @@ def _check_losses(losses: np.ndarray, p: _Progress, config: RunConfig) -> None:
     if p.first_loss is None:
         p.first_loss = float(losses[0])
     for i, value in enumerate(losses.tolist()):
+        if len(p.window) == DIVERGENCE_WINDOW:
+            p.window_sum -= p.window[0]  # the oldest leaves the window as the new one enters
         p.window.append(value)
-        if len(p.window) > DIVERGENCE_WINDOW:
-            p.window.pop(0)
-        mean = sum(p.window) / len(p.window)
+        p.window_sum += value
+        mean = p.window_sum / len(p.window)
         if len(p.window) == DIVERGENCE_WINDOW and mean > DIVERGENCE_FACTOR * max(p.first_loss, 1e-3):
             step = p.step + i + 1
             why = (
@@ -198,6 +204,7 @@ def run_loop(
     batch_accuracy: Callable[[np.ndarray], float],
     warm_up: Callable[[list[int]], None] | None = None,
     steps_per_call: int | None = None,
+    cut_at_log_rows: bool = True,
     progress: bool = True,
     desc: str = "train",
 ) -> tuple[list[dict], dict]:
@@ -216,7 +223,9 @@ def run_loop(
         ``warm_up(sizes)`` compiles ``run_steps`` for each number of steps per call it will see, and must
         leave the model as it was. Timed as ``compile_seconds``, apart from the steady state.
     steps_per_call : int, optional
-        Steps per ``run_steps`` call; by default :func:`calls_of` the config (NumPy passes 1).
+        Steps per ``run_steps`` call; by default :func:`calls_of` the config (NumPy passes 25).
+    cut_at_log_rows : bool
+        Cut calls where a log row is due (see :func:`schedule`).
 
     Returns
     -------
@@ -238,12 +247,12 @@ def run_loop(
     k = steps_per_call or calls_of(config, n)
     t0 = time.perf_counter()
     if warm_up is not None:
-        warm_up(chunk_sizes(config, n, k))
+        warm_up(chunk_sizes(config, n, k, cut_at_log_rows=cut_at_log_rows))
     t1 = time.perf_counter()
     bar = tqdm(total=p.steps, desc=desc, unit="step", disable=not progress, mininterval=0.5)
     order = None
     try:
-        for epoch, start, size in schedule(config, n, k):
+        for epoch, start, size in schedule(config, n, k, cut_at_log_rows=cut_at_log_rows):
             if order is None or epoch != p.epoch:
                 order = batch_indices(n, config.batch_size, config.seed, epoch)  # (per_epoch, B)
             p.epoch, p.start = epoch, start

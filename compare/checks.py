@@ -52,7 +52,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
-import tensorflow as tf
 
 import scratch.losses as np_losses
 import scratch.models as np_models
@@ -66,6 +65,7 @@ from common.data import Datasets, batch_indices
 from common.labels import one_hot
 from common.spec import LOSS_FORMS
 from scratch.gradcheck import numerical_gradient
+from tfimpl.backend import tf
 from tfimpl.bridge import to_numpy, to_variables
 
 __all__ = [

@@ -17,10 +17,10 @@ import argparse
 import sys
 import time
 
-import tfimpl  # noqa: F401  (imports TensorFlow without its start-up lines)
 from common.cli import EXPECTED_ERRORS, fail
 from common.data import load_mnist
 from common.files import write_json
+from tfimpl import backend  # noqa: F401  (imports TensorFlow without its start-up lines)
 
 __all__ = ["FAMILIES", "main", "run_families", "settings"]
 

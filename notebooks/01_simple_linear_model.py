@@ -25,6 +25,7 @@ from common import plots
 from common.config import RunConfig
 from common.data import load_mnist
 from common.labels import one_hot
+from tfimpl import backend  # noqa: F401  (TensorFlow, without its start-up lines)
 
 data = load_mnist()  # $MNIST_DIR, else the user cache, else a download
 print(f"training {len(data.train):,}, validation {len(data.validation):,}, test {len(data.test):,} images")

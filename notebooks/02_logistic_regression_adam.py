@@ -20,11 +20,11 @@
 import numpy as np
 from IPython.display import Image, display
 
-import tfimpl  # noqa: F401  (TensorFlow, quietly)
 from common import plots
 from common.config import RunConfig
 from common.data import load_mnist
 from scratch.train import train as np_train
+from tfimpl.backend import tf  # TensorFlow, without its start-up lines
 from tfimpl.train import train as tf_train
 
 data = load_mnist()
@@ -40,9 +40,7 @@ import scratch.initializers as np_init  # noqa: E402
 import tfimpl.initializers as tf_init  # noqa: E402
 
 w_np = np_init.truncated_normal((784, 10), "float64", np.random.default_rng(0), std=0.01)
-w_tf = tf_init.truncated_normal(
-    (784, 10), "float64", __import__("tensorflow").random.Generator.from_seed(0), std=0.01
-).numpy()
+w_tf = tf_init.truncated_normal((784, 10), "float64", tf.random.Generator.from_seed(0), std=0.01).numpy()
 for name, w in (("scratch", w_np), ("tfimpl", w_tf)):
     print(f"{name:8} largest |w| {np.abs(w).max():.4f} (< 2 std = 0.02), std {w.std():.5f} (0.88 x 0.01)")
 
@@ -93,8 +91,6 @@ display(Image(plots.plot_examples(x[wrong], t[wrong], pred[wrong], "wrong.png", 
 # by hand in this cell, by `scratch.optimizers.Adam`, and by Keras' Adam.
 
 # %%
-import tensorflow as tf  # noqa: E402
-
 from scratch.optimizers import Adam as NumpyAdam  # noqa: E402
 from tfimpl.optimizers import Adam as KerasAdam  # noqa: E402
 

@@ -20,10 +20,10 @@
 import numpy as np
 from IPython.display import Image, display
 
-import tfimpl  # noqa: F401  (TensorFlow, quietly)
 from common import plots
 from common.data import load_mnist
 from common.labels import one_hot
+from tfimpl import backend  # noqa: F401  (TensorFlow, without its start-up lines)
 
 data = load_mnist()
 image, label = data.train.images[0], data.train.labels[0]

@@ -19,9 +19,8 @@
 
 # %%
 import numpy as np
-import tensorflow as tf
 
-import tfimpl  # noqa: F401  (TensorFlow, quietly)
+from tfimpl.backend import tf  # TensorFlow, without its start-up lines
 
 v1 = tf.compat.v1
 

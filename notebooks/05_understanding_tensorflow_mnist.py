@@ -20,11 +20,11 @@
 import numpy as np
 from IPython.display import Image, display
 
-import tfimpl  # noqa: F401  (TensorFlow, quietly)
 from common import plots
 from common.data import load_mnist
 from common.experiments import random_integer_matrix
 from common.figures import inverse_error
+from tfimpl import backend  # noqa: F401  (TensorFlow, without its start-up lines)
 
 data = load_mnist()
 

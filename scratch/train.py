@@ -79,7 +79,7 @@ def train(config: RunConfig, data: Datasets | None = None, *, progress: bool = T
         run_steps=run_steps,
         evaluate=evaluate,
         batch_accuracy=batch_accuracy,
-        steps_per_call=10,  # the loop's own cost (checks, progress) shared by 10 steps; each loss still checked
+        steps_per_call=25,  # the loop's own cost (checks, progress) shared by 25 steps; each loss still checked
         progress=progress,
         desc=f"scratch {config.model}",
     )

@@ -7,7 +7,8 @@ Weights are ``(in, out)`` in both twins (Keras' Dense kernel layout), so a param
 from __future__ import annotations
 
 import numpy as np
-import tensorflow as tf
+
+from .backend import tf
 
 __all__ = ["to_numpy", "to_variables"]
 

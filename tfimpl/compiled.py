@@ -16,9 +16,8 @@ compiles the evaluation (loss and accuracy of a split) as one graph.
 
 from __future__ import annotations
 
-import tensorflow as tf
-
 from . import models
+from .backend import tf
 from .train import train_step
 
 __all__ = ["UNROLL", "make_evaluate", "make_train_function", "warm_up"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 
-import tensorflow as tf
+from .backend import tf
 
 __all__ = ["describe", "exact_float32", "op_determinism_enabled", "precision", "resolve_device", "tensor_float_32"]
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import tensorflow as tf
 
 from common import experiments as registry
 from common import rules
@@ -18,6 +17,7 @@ from common.data import Datasets
 from common.labels import one_hot
 
 from . import models
+from .backend import tf
 from .optimizers import Adagrad, make_optimizer
 from .train import train, train_step
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
-import tensorflow as tf
 
 from common.config import RunConfig
 
 from . import models
+from .backend import tf
 from .optimizers import make_optimizer
 from .train import train_step
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-import tensorflow as tf
+from .backend import tf
 
 __all__ = ["zeros", "normal", "truncated_normal", "glorot_uniform", "INITIALIZERS"]
 

@@ -9,7 +9,7 @@ are written out in :mod:`scratch.layers`; ``python -m compare layers`` checks ea
 
 from __future__ import annotations
 
-import tensorflow as tf
+from .backend import tf
 
 __all__ = [
     "dense_forward",

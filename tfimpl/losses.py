@@ -7,9 +7,9 @@ computes the loss and :math:`\operatorname{softmax}(z) - y` together), averaged 
 
 from __future__ import annotations
 
-import tensorflow as tf
-
 from common.spec import CLIP_MAX, CLIP_MIN
+
+from .backend import tf
 
 __all__ = [
     "softmax",

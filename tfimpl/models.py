@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-import tensorflow as tf
 
 from common import rules
 from common.labels import check_labels
@@ -19,6 +18,7 @@ from common.spec import INITIALIZERS as INITIALIZER_NAMES
 from common.spec import LOSS_FORMS, NUM_CLASSES, layer_sizes
 
 from . import layers, losses
+from .backend import tf
 from .initializers import INITIALIZERS
 
 __all__ = [

@@ -7,9 +7,9 @@ which reproduces these classes step for step (the learning rate in a float32 var
 
 from __future__ import annotations
 
-import keras
-
 from common import rules
+
+from .backend import keras
 
 __all__ = ["SGD", "Adagrad", "Adam", "OPTIMIZERS", "make_optimizer"]
 

@@ -12,11 +12,11 @@ from :func:`common.data.batch_indices` instead of ``mnist.train.next_batch``. Th
 
 from __future__ import annotations
 
-import tensorflow as tf
-
 from common.data import Datasets, batch_indices, load_mnist
 from common.labels import one_hot
 from common.rules import check_positive_int
+
+from .backend import tf
 
 __all__ = ["run"]
 

@@ -11,7 +11,6 @@ the clock starts, and validation is one compiled call.
 from __future__ import annotations
 
 import numpy as np
-import tensorflow as tf
 
 from common.config import RunConfig
 from common.data import Datasets, load_mnist
@@ -20,6 +19,7 @@ from common.runs import TrainResult, calls_of, make_summary, run_loop
 from common.spec import LOSS_FORMS
 
 from . import models
+from .backend import tf
 from .bridge import to_numpy, to_variables
 from .device import describe, precision, resolve_device, tensor_float_32
 from .optimizers import make_optimizer
@@ -82,6 +82,7 @@ def train(config: RunConfig, data: Datasets | None = None, *, progress: bool = T
                 warm_up(run_steps, params, optimizer, sizes, config.batch_size),
                 *map(evaluate, splits),
             ],
+            cut_at_log_rows=config.steps_per_call is not None,  # by default a whole epoch per call
             progress=progress,
             desc=f"tfimpl {config.model}",
         )
