@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 
 from .config import HelpFormatter, add_run_arguments, config_from_args
+from .download import ensure_mnist
 from .experiments import EXPERIMENTS
 from .figures import RunFolderError
 from .files import OutputError, ParamsError, check_out_dir
@@ -30,6 +31,7 @@ def _train(implementation: str, train_fn: Callable, args: argparse.Namespace) ->
     started = time.perf_counter()
     config = config_from_args(args)
     out = check_out_dir(default_out_dir(implementation, config))
+    ensure_mnist(config.data_dir)  # the data are found (or fetched) before the framework is even imported
     if config.model == "mlp" and config.init == "zeros":
         print(
             "warning: --init zeros with an MLP: every hidden unit starts identical and receives the same "

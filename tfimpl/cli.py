@@ -9,11 +9,13 @@ python -m tfimpl tf1                            # the original TF 1 listing thro
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from common.cli import add_figure_commands, add_train_command, print_experiment, run_command
 from common.config import add_run_arguments, config_from_args, positive_int
 from common.data import load_mnist
-from common.figures import Implementation, make_figures
+from common.figures import Implementation, make_figures, read_run
+from common.files import load_params
 
 __all__ = ["main"]
 
@@ -64,7 +66,10 @@ def _hidden(models, params, x, activation):
 
 
 def _plots(args):
-    # TensorFlow's figures alone; `python -m compare plots` draws both twins side by side.
+    # TensorFlow's figures alone; `python -m compare plots` draws both twins side by side. The run folder
+    # is read first, so a broken one is reported before TensorFlow is imported.
+    read_run(args.run_dir)
+    load_params(Path(args.run_dir) / "params.npz")
     for path in make_figures(args.run_dir, load_mnist(args.data_dir), (implementation(),)):
         print(path)
     return 0
