@@ -38,21 +38,25 @@ print("its label as a one-hot row:", one_hot(np.array([label]))[0])
 # $$p_k = \frac{e^{z_k}}{\sum_j e^{z_j}}, \qquad \text{loss} = -\log p_{\text{true digit}}$$
 #
 # ([softmax](../docs/math.md#softmax), [cross-entropy](../docs/math.md#cross-entropy)). Here are the
-# pieces for this one image, from small random weights, in both twins:
+# pieces for this one image, from small random weights, in both twins. TensorFlow computes in plain
+# float32 here (`exact_float32`: on a recent NVIDIA GPU it would otherwise round the product's inputs to
+# TF32, and the two would differ by about 1e-4; see [docs/math.md](../docs/math.md#floating-point-on-cpus-and-gpus)):
 
 # %%
 import scratch.layers as np_layers  # noqa: E402
 import scratch.losses as np_losses  # noqa: E402
 import tfimpl.layers as tf_layers  # noqa: E402
 import tfimpl.losses as tf_losses  # noqa: E402
+from tfimpl.device import exact_float32  # noqa: E402
 
 rng = np.random.default_rng(1)
 W, b = (0.01 * rng.standard_normal((784, 10))).astype(np.float32), np.zeros(10, np.float32)
 x, y = image[None, :], one_hot(np.array([label]))
 z_np, _ = np_layers.dense_forward(x, W, b)
-z_tf, _ = tf_layers.dense_forward(x, W, b)
-p_np, p_tf = np_losses.softmax(z_np), tf_losses.softmax(z_tf).numpy()
-loss_np, loss_tf = np_losses.softmax_cross_entropy(z_np, y), float(tf_losses.softmax_cross_entropy(z_tf, y))
+with exact_float32():
+    z_tf, _ = tf_layers.dense_forward(x, W, b)
+    p_tf, loss_tf = tf_losses.softmax(z_tf).numpy(), float(tf_losses.softmax_cross_entropy(z_tf, y))
+p_np, loss_np = np_losses.softmax(z_np), np_losses.softmax_cross_entropy(z_np, y)
 print("scores     ", np.round(z_np[0], 3))
 print("probability", np.round(p_np[0], 3), f"(sum {p_np.sum():.6f})")
 print(f"loss: scratch {loss_np:.6f}, tfimpl {loss_tf:.6f}; largest probability gap {np.abs(p_np - p_tf).max():.1e}")

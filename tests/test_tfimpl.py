@@ -39,14 +39,19 @@ def test_train_step_is_traced_once_across_steps_and_epochs(mnist):
 
 
 def test_steps_per_call_and_xla_give_the_same_result(mnist):
-    base = RunConfig(steps=40, model="mlp", hidden=(32,), init="normal", learning_rate=0.1)
-    one = tf_train(base, mnist, progress=False)
-    many = tf_train(RunConfig(**{**base.to_dict(), "hidden": (32,), "steps_per_call": 8}), mnist, progress=False)
-    xla = tf_train(RunConfig(**{**base.to_dict(), "hidden": (32,), "xla": True}), mnist, progress=False)
-    for k in one.params:
-        np.testing.assert_array_equal(one.params[k], many.params[k])
-        # XLA fuses and reorders float32 arithmetic: within a few float32 ulps after 40 steps.
-        np.testing.assert_allclose(one.params[k], xla.params[k], rtol=1e-4, atol=1e-6)
+    """Bitwise equality needs the same arithmetic every time: TF32 off and op determinism on (a GPU
+    otherwise may sum in a different order from one run to the next)."""
+    from tfimpl.device import exact_float32
+
+    with exact_float32():
+        base = RunConfig(steps=40, model="mlp", hidden=(32,), init="normal", learning_rate=0.1)
+        one = tf_train(base, mnist, progress=False)
+        many = tf_train(RunConfig(**{**base.to_dict(), "hidden": (32,), "steps_per_call": 8}), mnist, progress=False)
+        xla = tf_train(RunConfig(**{**base.to_dict(), "hidden": (32,), "xla": True}), mnist, progress=False)
+        for k in one.params:
+            np.testing.assert_array_equal(one.params[k], many.params[k])
+            # XLA fuses and reorders float32 arithmetic: within a few float32 ulps after 40 steps.
+            np.testing.assert_allclose(one.params[k], xla.params[k], rtol=1e-4, atol=1e-6)
 
 
 def test_float64_runs(mnist64):
