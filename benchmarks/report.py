@@ -224,7 +224,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--quick",
         action="store_true",
-        help="train_step only, short timings, linear time to accuracy: about 5 minutes on 2 cores",
+        help="train_step only, short timings, linear time to accuracy: about 4 minutes on 2 cores",
     )
     p.add_argument("--out", default="runs/benchmarks", help="output folder (default runs/benchmarks)")
     p.add_argument(
