@@ -44,10 +44,6 @@ class OutputError(ValueError):
     """An output folder cannot be written; the message names it and says what to do."""
 
 
-#: What a run folder may hold: the run's own files and the figures ``plots`` draws into it.
-RUN_FILES = ("summary.json", "history.jsonl", "params.npz")
-
-
 def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)

@@ -36,7 +36,7 @@ from common.labels import one_hot
 from tfimpl.bridge import to_variables
 from tfimpl.device import tensor_float_32
 
-from .checks import Row, _concat, _errors, _params
+from .checks import Row, _concat, _params, _row
 
 __all__ = ["UNIT_ROUNDOFF", "K", "precision_rows", "tf32_round", "tolerance"]
 
@@ -97,11 +97,6 @@ def _tensorflow(params, x, y, tf32: bool):
         logits, _ = tf_models.forward(variables, x)
         _, grads = tf_models.loss_and_grads(variables, x, y)
     return np.asarray(logits), {k: np.asarray(g) for k, g in grads.items()}
-
-
-def _row(check, fmt, ours, reference, tol, note) -> Row:
-    abs_err, rel_err = _errors(ours, reference)
-    return Row(check, fmt, abs_err, rel_err, tol, bool(rel_err <= tol), note)
 
 
 def precision_rows(data: Datasets, *, gpu: bool | None = None) -> list[Row]:

@@ -51,14 +51,14 @@ def implementation() -> Implementation:
     return Implementation(
         name="tfimpl (tf.GradientTape)",
         predict=lambda p, x, act: models.predict(to_variables(p), x, activation=act).numpy(),
-        hidden=lambda p, x, act: _hidden(models, to_variables(p), x, act),
+        hidden=lambda p, x, act: _hidden(to_variables(p), x, act),
         optimal_inputs=lambda p, act: experiments.optimal_inputs(p, activation=act)[0],
         learn_inverse=experiments.learn_inverse,
         weight_snapshots=experiments.weight_snapshots,
     )
 
 
-def _hidden(models, params, x, activation):
+def _hidden(params, x, activation):
     from . import layers
 
     h, _ = layers.dense_forward(x, params["W1"], params["b1"])

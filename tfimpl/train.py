@@ -70,6 +70,12 @@ def train(config: RunConfig, data: Datasets | None = None, *, progress: bool = T
             value, acc = evaluate_graph(*splits[split])
             return float(value), float(acc)
 
+        def compile_all(sizes):
+            """Trace and compile the train graph for every call size, and the evaluation; change nothing."""
+            warm_up(run_steps, params, optimizer, sizes, config.batch_size)
+            for split in splits:
+                evaluate(split)
+
         history, stats = run_loop(
             config,
             data,
@@ -78,10 +84,7 @@ def train(config: RunConfig, data: Datasets | None = None, *, progress: bool = T
             batch_accuracy=lambda i: models.accuracy(
                 params, tf.gather(X, i), data.train.labels[i], activation=config.activation
             ),
-            warm_up=lambda sizes: [
-                warm_up(run_steps, params, optimizer, sizes, config.batch_size),
-                *map(evaluate, splits),
-            ],
+            warm_up=compile_all,
             cut_at_log_rows=config.steps_per_call is not None,  # by default a whole epoch per call
             progress=progress,
             desc=f"tfimpl {config.model}",
