@@ -94,16 +94,19 @@ def _tfimpl(recipe: Recipe, data: Datasets, device: str) -> dict:
     from tfimpl.bridge import to_variables
     from tfimpl.compiled import make_train_function, warm_up
     from tfimpl.optimizers import make_optimizer
+    from tfimpl.train import train_step
 
     started = time.perf_counter()
     with tf.device("/GPU:0" if device == "gpu" else "/CPU:0"):
         params, opt = to_variables(_start(recipe)), make_optimizer("sgd", recipe.learning_rate)
+        opt.build(list(params.values()))
         X, T = tf.constant(data.train.images), tf.constant(one_hot(data.train.labels))
         x_test = tf.constant(data.test.images)
-        kw = {"loss": recipe.loss, "l2": 0.0, "activation": "relu", "xla": True}
-        run_steps = make_train_function(params, opt, X, T, recipe.batch_size, **kw)
+        step = lambda x, y: train_step(params, opt, x, y, loss=recipe.loss)  # noqa: E731
+        run_steps = make_train_function(step, X, T, recipe.batch_size, xla=True)
         t0 = time.perf_counter()
-        warm_up(run_steps, params, opt, [len(data.train) // recipe.batch_size], recipe.batch_size)
+        variables = [*params.values(), *opt.variables]
+        warm_up(run_steps, variables, [len(data.train) // recipe.batch_size], recipe.batch_size)
         compile_seconds = time.perf_counter() - t0
         accuracy = lambda: tf_models.accuracy(params, x_test, data.test.labels)  # noqa: E731
         return _epochs(

@@ -17,7 +17,7 @@ import math
 from . import bounds, workloads
 from .roofline import roofline_seconds, step_bytes
 
-__all__ = ["BOUND_KIND", "attach_bounds", "bound_rows", "crossovers", "lookup", "targets"]
+__all__ = ["BOUND_KIND", "attach_bounds", "bound_rows", "crossing", "crossovers", "lookup", "targets"]
 
 BOUND_KIND = {
     "forward": "forward",
@@ -110,7 +110,7 @@ def crossovers(measurements: list[dict]) -> list[dict]:
                     )
             if len(ratios) < 2:
                 continue
-            batch_size, text = _crossing(ratios)
+            batch_size, text = crossing(ratios)
             out.append(
                 {
                     "operation": op,
@@ -125,7 +125,7 @@ def crossovers(measurements: list[dict]) -> list[dict]:
     return out
 
 
-def _crossing(ratios: list[tuple[int, float, str]]) -> tuple[float | None, str]:
+def crossing(ratios: list[tuple[int, float, str]]) -> tuple[float | None, str]:
     if all(r >= 1 for _, r, _ in ratios):
         return None, f"ahead of NumPy at every batch size measured (from {ratios[0][0]:,})"
     if all(r < 1 for _, r, _ in ratios):

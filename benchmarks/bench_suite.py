@@ -18,6 +18,7 @@ from __future__ import annotations
 import pytest
 
 from benchmarks import workloads
+from benchmarks.builders import build
 
 pytest.importorskip("tensorflow")
 
@@ -26,7 +27,7 @@ def test_workload(benchmark, mnist, case):
     benchmark.group = f"{case.operation} / {case.model} / batch {case.batch_size}"
     benchmark.extra_info.update(implementation=case.implementation, device=case.device)
     # Disabled (CI): a two-step round or epoch proves the code path; timed: the real round.
-    w = workloads.build(case, mnist, steps=2 if benchmark.disabled else None)
+    w = build(case, mnist, steps=2 if benchmark.disabled else None)
     w.warm_up(0 if benchmark.disabled else 2)
     benchmark.extra_info.update(steps=w.steps, examples=w.examples)
     try:

@@ -17,7 +17,8 @@ from __future__ import annotations
 from common.config import RunConfig
 from common.data import Datasets
 
-from .workloads import INIT_STD, LEARNING_RATE, Case, build
+from .builders import build
+from .workloads import INIT_STD, LEARNING_RATE, Case
 
 __all__ = ["LOOP_STEPS", "TARGET", "loop_rows"]
 

@@ -30,6 +30,7 @@ from common.data import load_mnist
 from common.files import atomic_write_bytes, check_out_dir, write_json
 
 from . import analysis, workloads
+from .builders import build
 from .machine import describe_machine
 from .report_md import markdown
 from .report_plot import plot
@@ -94,7 +95,7 @@ def _sweep(case_list, data, *, seconds, warmup, min_rounds, progress) -> list[di
     bar = tqdm(case_list, desc="benchmarks", unit="case", disable=not progress)
     for case in bar:
         bar.set_postfix_str(case.id, refresh=True)
-        w = workloads.build(case, data)
+        w = build(case, data)
         timing = measure(w, seconds=seconds, warmup=warmup, min_rounds=min_rounds)
         rows.append(
             {

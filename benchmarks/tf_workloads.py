@@ -107,8 +107,9 @@ def _train_eager(ctx: Context, params, device, X, T) -> Workload:
 def _train_graph(ctx: Context, params, device, X, T) -> Workload:
     impl, B = ctx.case.implementation, ctx.case.batch_size
     optimizer = make_optimizer("sgd", LEARNING_RATE)
-    kw = {"loss": "softmax_cross_entropy", "l2": 0.0, "activation": "relu", "xla": impl == "tfimpl-xla"}
-    run_steps = make_train_function(params, optimizer, X, T, B, **kw)
+    optimizer.build(list(params.values()))
+    step = lambda x, y: tf_train_step(params, optimizer, x, y)  # noqa: E731  (softmax cross-entropy, no L2)
+    run_steps = make_train_function(step, X, T, B, xla=impl == "tfimpl-xla")
     per_call = 1 if impl == "tfimpl-graph" else len(ctx.idx)
     rounds = itertools.cycle(
         [[tf.constant(r[i : i + per_call]) for i in range(0, len(r), per_call)] for r in ctx.rounds()]

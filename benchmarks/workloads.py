@@ -1,7 +1,9 @@
 r"""What the benchmarks time: one workload per (operation, implementation, model, batch size, device).
 
 Shared by the pytest-benchmark suite (:mod:`benchmarks.bench_suite`) and the report
-(``python -m benchmarks report``), so both time exactly the same code.
+(``python -m benchmarks report``), so both time exactly the same code. This module holds the grid, the
+:class:`Context` with its checks, and the NumPy builders; :mod:`benchmarks.tf_workloads` the TensorFlow
+ones; :func:`benchmarks.builders.build` picks one for a case.
 
 Operations
     ``forward``         logits of one batch of test images
@@ -46,8 +48,9 @@ __all__ = [
     "MODELS",
     "OPERATIONS",
     "Case",
+    "Context",
     "Workload",
-    "build",
+    "build_scratch",
     "cases",
     "devices",
     "product_shapes",
@@ -190,21 +193,6 @@ def round_steps(operation: str, batch_size: int, n_train: int) -> int:
     return 1
 
 
-def build(case: Case, data: Datasets, *, steps: int | None = None) -> Workload:
-    """The workload for ``case`` on ``data``; ``steps`` caps a ``train_step`` round or an ``epoch`` (a smoke test)."""
-    if case.batch_size > len(data.test) and case.operation in ("forward", "loss_and_grads"):
-        raise ValueError(f"batch {case.batch_size} is larger than the test set ({len(data.test)})")
-    k = round_steps(case.operation, case.batch_size, len(data.train))
-    if steps is not None and case.operation in ("train_step", "epoch"):
-        k = min(steps, k)
-    ctx = Context(case, data, k)
-    if case.implementation == "scratch":
-        return _scratch(ctx)
-    from . import tf_workloads
-
-    return tf_workloads.build_keras(ctx) if case.implementation == "keras" else tf_workloads.build_tfimpl(ctx)
-
-
 @dataclass
 class Context:
     case: Case
@@ -324,7 +312,7 @@ def _scratch_train(ctx: Context) -> Workload:
     return ctx.workload(train, lambda losses: ctx.check_trained(losses, params))
 
 
-def _scratch(ctx: Context) -> Workload:
+def build_scratch(ctx: Context) -> Workload:
     op, params = ctx.case.operation, ctx.params
     if op == "forward":
         return ctx.workload(lambda: np_models.forward(params, ctx.x)[0], ctx.check_logits)

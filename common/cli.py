@@ -1,32 +1,40 @@
 r"""Command-line plumbing both twins share: the ``train``, ``plots`` and ``experiment`` subcommands, and
-:func:`run_command`, which turns every expected failure into one ``error:`` line and an exit status.
+:func:`one_line_errors`, which turns the user's mistakes (and only those) into one ``error:`` line.
 
 Exit statuses: 0 done; 1 a check failed; 2 bad input (a flag, a data file, an output folder); 3 the
-loss diverged (nothing written); 130 Ctrl-C (nothing written).
+loss diverged (nothing written); 130 Ctrl-C (nothing written). Any other exception is a bug and keeps
+its traceback (:mod:`common.errors`).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from .config import HelpFormatter, add_run_arguments, config_from_args
 from .download import ensure_mnist
+from .errors import UserError
 from .experiments import EXPERIMENTS
-from .figures import RunFolderError
-from .files import OutputError, ParamsError, check_out_dir
-from .idx import MNISTError
+from .files import check_out_dir
 from .runs import Interrupted, TrainingDiverged, default_out_dir, save_run
 
-__all__ = ["EXPECTED_ERRORS", "add_figure_commands", "add_train_command", "fail", "print_experiment", "run_command"]
+__all__ = [
+    "Outcome",
+    "add_figure_commands",
+    "add_train_command",
+    "fail",
+    "one_line_errors",
+    "print_experiment",
+    "train_command",
+]
 
-#: Failures that are the user's input, not a bug: reported in one line, exit status 2.
-EXPECTED_ERRORS = (MNISTError, ParamsError, OutputError, RunFolderError, ValueError, TypeError)
 
-
-def _train(implementation: str, train_fn: Callable, args: argparse.Namespace) -> int:
+def train_command(implementation: str, train_fn: Callable, args: argparse.Namespace) -> int:
     """Train, write the run folder whole, print one line. The output folder is checked before any work."""
     started = time.perf_counter()
     config = config_from_args(args)
@@ -38,10 +46,7 @@ def _train(implementation: str, train_fn: Callable, args: argparse.Namespace) ->
             "gradient, so they never differ and the network learns little (about 11%); use --init normal",
             file=sys.stderr,
         )
-    try:
-        result = train_fn(config)
-    except TrainingDiverged as exc:
-        return fail(exc, 3)
+    result = train_fn(config)  # the twin's train: the loop is there
     result.summary["wall_seconds"] = time.perf_counter() - started
     save_run(result, out)
     s = result.summary
@@ -63,7 +68,7 @@ def add_train_command(sub, implementation: str, train_fn: Callable, *, tensorflo
         formatter_class=HelpFormatter,
     )
     add_run_arguments(p, tensorflow=tensorflow)
-    p.set_defaults(func=lambda args: _train(implementation, train_fn, args))
+    p.set_defaults(func=functools.partial(train_command, implementation, train_fn))
 
 
 def add_figure_commands(sub, plots_func, experiment_func) -> None:
@@ -111,20 +116,37 @@ def print_experiment(names, train_fn: Callable, data) -> int:
     return 0
 
 
-def run_command(parser: argparse.ArgumentParser, argv: list[str] | None = None, *, extra_errors=()) -> int:
-    """Parse ``argv`` and run the chosen subcommand; every expected failure becomes one line.
+@dataclass
+class Outcome:
+    """The exit status a command ends with; :func:`one_line_errors` sets it when it catches an error."""
 
-    ``extra_errors`` are a twin's own input errors (TensorFlow's "no GPU", say), also exit status 2.
+    status: int = 0
+
+
+@contextlib.contextmanager
+def one_line_errors() -> Iterator[Outcome]:
+    """Within the block, the user's mistakes end in one ``error:`` line; a bug keeps its traceback.
+
+    Use it around a command (no extra frame between the command and the code it calls)::
+
+        with one_line_errors() as outcome:
+            outcome.status = args.func(args)
+        return outcome.status
+
+    Caught: :class:`common.errors.UserError` (status 2), :class:`common.runs.TrainingDiverged` (3),
+    Ctrl-C (130). Anything else propagates.
     """
-    args = parser.parse_args(argv)
+    outcome = Outcome()
     try:
-        return args.func(args)
+        yield outcome
+    except TrainingDiverged as exc:
+        outcome.status = fail(exc, 3)
     except Interrupted as exc:
-        return fail(exc, 130)
+        outcome.status = fail(exc, 130)
     except KeyboardInterrupt:
-        return fail("interrupted; nothing written", 130)
-    except (*EXPECTED_ERRORS, *extra_errors) as exc:
-        return fail(exc, 2)
+        outcome.status = fail("interrupted; nothing written", 130)
+    except UserError as exc:
+        outcome.status = fail(exc, 2)
 
 
 def fail(message, status: int) -> int:

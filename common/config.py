@@ -11,6 +11,7 @@ import argparse
 from dataclasses import asdict, dataclass, fields
 
 from . import rules, spec
+from .errors import UserError
 
 __all__ = [
     "DEFAULT_INIT",
@@ -79,14 +80,14 @@ class RunConfig:
         if self.steps_per_call is not None:
             rules.check_positive_int("steps_per_call", self.steps_per_call)
         if self.batch_size > TRAIN_EXAMPLES:
-            raise ValueError(f"batch_size {self.batch_size} is larger than the {TRAIN_EXAMPLES} training images")
+            raise UserError(f"batch_size {self.batch_size} is larger than the {TRAIN_EXAMPLES} training images")
         if (self.steps is None) == (self.epochs is None):
-            raise ValueError("set exactly one of steps and epochs")
+            raise UserError("set exactly one of steps and epochs")
         rules.check_positive_int("steps" if self.steps is not None else "epochs", self.steps or self.epochs)
         if self.seed < 0 or isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise ValueError(f"seed must be a whole number >= 0, got {self.seed!r}")
+            raise UserError(f"seed must be a whole number >= 0, got {self.seed!r}")
         if self.model == "linear" and self.hidden:
-            raise ValueError("the linear model has no hidden layer; drop --hidden or use --model mlp")
+            raise UserError("the linear model has no hidden layer; drop --hidden or use --model mlp")
         if self.hidden is not None:
             rules.check_hidden(self.hidden)
 
@@ -102,7 +103,7 @@ class RunConfig:
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:
-            raise ValueError(f"unknown configuration keys: {sorted(unknown)}")
+            raise UserError(f"unknown configuration keys: {sorted(unknown)}")
         d = dict(d)
         if d.get("hidden") is not None:
             d["hidden"] = tuple(d["hidden"])

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .download import FILES, SHA256, ensure_mnist, find_file, resolve_dir, sha256
+from .errors import UserError
 from .idx import MNISTError, parse_idx, read_bytes
 
 __all__ = ["VALIDATION_SIZE", "DataSet", "Datasets", "MNISTError", "batch_indices", "load_mnist"]
@@ -55,7 +56,7 @@ def batch_indices(n: int, batch_size: int, seed: int, epoch: int) -> np.ndarray:
         ``(n // batch_size, batch_size)`` int64 indices into the training set.
     """
     if batch_size <= 0 or batch_size > n:
-        raise ValueError(f"batch_size must be in [1, {n}], got {batch_size}")
+        raise UserError(f"batch_size must be in [1, {n}], got {batch_size}")
     perm = np.random.default_rng([seed, epoch]).permutation(n)
     steps = n // batch_size
     return perm[: steps * batch_size].reshape(steps, batch_size)
@@ -121,12 +122,12 @@ def load_mnist(
     """
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
-        raise ValueError(f"dtype must be float32 or float64, got {dtype}")
+        raise UserError(f"dtype must be float32 or float64, got {dtype}")
     path = ensure_mnist(folder) if download else resolve_dir(folder)
     train = _load_split(path, FILES["train_images"], FILES["train_labels"], dtype, verify)
     test = _load_split(path, FILES["test_images"], FILES["test_labels"], dtype, verify)
     if not 0 <= validation_size < len(train):
-        raise ValueError(f"validation_size must be in [0, {len(train)}), got {validation_size}")
+        raise UserError(f"validation_size must be in [0, {len(train)}), got {validation_size}")
     v = validation_size
     return Datasets(
         train=DataSet(train.images[v:], train.labels[v:]),

@@ -15,6 +15,7 @@ import numpy as np
 
 from .config import RunConfig
 from .data import Datasets, batch_indices
+from .errors import UserError
 
 __all__ = ["EXPERIMENTS", "random_integer_matrix", "resolve_seed", "run_experiment", "snapshots_at"]
 
@@ -93,7 +94,7 @@ def run_experiment(
     Returns ``[(label, test accuracy, final train loss), ...]``.
     """
     if name not in EXPERIMENTS:
-        raise ValueError(f"unknown experiment {name!r}; choose one of {sorted(EXPERIMENTS)}")
+        raise UserError(f"unknown experiment {name!r}; choose one of {sorted(EXPERIMENTS)}")
     base = base or RunConfig()
     results = []
     for label, changes in EXPERIMENTS[name][1]:

@@ -18,13 +18,14 @@ from tqdm.auto import tqdm
 
 from . import plots
 from .data import Datasets
+from .errors import UserError
 from .experiments import random_integer_matrix
 from .files import load_params
 
 __all__ = ["FIGURES", "Implementation", "RunFolderError", "make_figures", "read_run"]
 
 
-class RunFolderError(ValueError):
+class RunFolderError(UserError):
     """A run folder is missing, or its files are not what ``train`` writes; the message names the file."""
 
 

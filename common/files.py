@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import UserError
+
 __all__ = [
     "OutputError",
     "ParamsError",
@@ -36,11 +38,11 @@ __all__ = [
 ]
 
 
-class ParamsError(ValueError):
+class ParamsError(UserError):
     """A parameter file is unreadable or does not describe a model of this project."""
 
 
-class OutputError(ValueError):
+class OutputError(UserError):
     """An output folder cannot be written; the message names it and says what to do."""
 
 

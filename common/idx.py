@@ -19,12 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import UserError
+
 __all__ = ["MNISTError", "parse_idx", "read_bytes", "read_idx"]
 
 _IDX_TYPES = {0x08: np.dtype(np.uint8)}  # MNIST uses only unsigned bytes
 
 
-class MNISTError(ValueError):
+class MNISTError(UserError):
     """A data file is missing, truncated, foreign or inconsistent; the message names the file."""
 
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import InputTypeError, UserError
 from .spec import NUM_CLASSES
 
-__all__ = ["check_labels", "one_hot", "targets"]
+__all__ = ["as_form", "check_labels", "one_hot", "targets"]
 
 
 def one_hot(labels: np.ndarray, num_classes: int = NUM_CLASSES, dtype=np.float32) -> np.ndarray:
@@ -23,9 +24,9 @@ def one_hot(labels: np.ndarray, num_classes: int = NUM_CLASSES, dtype=np.float32
     """
     labels = np.asarray(labels)
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"one_hot expects 1-D integer class ids, got shape {labels.shape} {labels.dtype}")
+        raise UserError(f"one_hot expects 1-D integer class ids, got shape {labels.shape} {labels.dtype}")
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-        raise ValueError(f"class ids must lie in [0, {num_classes}), got {labels.min()}..{labels.max()}")
+        raise UserError(f"class ids must lie in [0, {num_classes}), got {labels.min()}..{labels.max()}")
     out = np.zeros((labels.size, num_classes), dtype=dtype)
     out[np.arange(labels.size), labels] = 1
     return out
@@ -38,17 +39,26 @@ def check_labels(shape: tuple, is_integer: bool, n: int) -> None:
     """
     shape = tuple(shape)
     if shape[:1] != (n,):
-        raise ValueError(f"y must have one row per example ({n}), got shape {shape}")
+        raise UserError(f"y must have one row per example ({n}), got shape {shape}")
     if len(shape) == 1 and not is_integer:
-        raise TypeError("1-D labels must be integer class ids")
+        raise InputTypeError("1-D labels must be integer class ids")
     if len(shape) not in (1, 2) or (len(shape) == 2 and shape[1] != NUM_CLASSES):
-        raise ValueError(f"y must be class ids (N,) or one-hot rows (N, {NUM_CLASSES}), got shape {shape}")
+        raise UserError(f"y must be class ids (N,) or one-hot rows (N, {NUM_CLASSES}), got shape {shape}")
 
 
 def targets(y: np.ndarray, form: str, n: int, dtype) -> np.ndarray:
-    """Labels in the form a loss wants: class ids for ``"sparse"``, one-hot rows for ``"dense"``."""
+    """Labels of ``n`` examples, checked by :func:`check_labels`, in the form a loss wants (:func:`as_form`)."""
     y = np.asarray(y)
     check_labels(y.shape, np.issubdtype(y.dtype, np.integer), n)
+    return as_form(y, form, dtype)
+
+
+def as_form(y: np.ndarray, form: str, dtype) -> np.ndarray:
+    """Class ids for ``"sparse"``, one-hot rows for ``"dense"``; ``y`` itself when it is in that form already.
+
+    No checks: this runs inside every training step, on labels validated where they entered
+    (:func:`targets`, once per run).
+    """
     if y.ndim == 1:
         return y if form == "sparse" else one_hot(y, NUM_CLASSES, dtype)
     return y.argmax(axis=1) if form == "sparse" else y.astype(dtype, copy=False)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
+from .errors import UserError
+
 __all__ = [
     "check_choice",
     "check_fraction",
@@ -27,28 +29,28 @@ def _is_number(value) -> bool:
 def check_rate(name: str, value) -> float:
     """A finite number > 0 (a learning rate, a standard deviation); returns it as a float."""
     if not (_is_number(value) and math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+        raise UserError(f"{name} must be a finite number > 0, got {value!r}")
     return float(value)
 
 
 def check_nonnegative(name: str, value) -> float:
     """A finite number >= 0 (an L2 scale, an epsilon)."""
     if not (_is_number(value) and math.isfinite(value) and value >= 0):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        raise UserError(f"{name} must be a finite number >= 0, got {value!r}")
     return float(value)
 
 
 def check_fraction(name: str, value) -> float:
     """A number in [0, 1) (a momentum, Adam's betas)."""
     if not (_is_number(value) and 0 <= value < 1):
-        raise ValueError(f"{name} must lie in [0, 1), got {value!r}")
+        raise UserError(f"{name} must lie in [0, 1), got {value!r}")
     return float(value)
 
 
 def check_positive_int(name: str, value) -> int:
     """A whole number > 0 (a batch size, a step count)."""
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a whole number > 0, got {value!r}")
+        raise UserError(f"{name} must be a whole number > 0, got {value!r}")
     return value
 
 
@@ -56,11 +58,11 @@ def check_hidden(hidden: Iterable[int]) -> tuple[int, ...]:
     """Hidden layer widths: one or more whole numbers > 0."""
     hidden = tuple(hidden)
     if not hidden or any(isinstance(h, bool) or int(h) != h or h <= 0 for h in hidden):
-        raise ValueError(f"hidden layer sizes must be one or more whole numbers > 0, got {hidden}")
+        raise UserError(f"hidden layer sizes must be one or more whole numbers > 0, got {hidden}")
     return tuple(int(h) for h in hidden)
 
 
 def check_choice(name: str, value, options) -> None:
     """``value`` is one of ``options`` (a dict's keys or a sequence)."""
     if value not in options:
-        raise ValueError(f"unknown {name} {value!r}; choose one of {', '.join(sorted(options))}")
+        raise UserError(f"unknown {name} {value!r}; choose one of {', '.join(sorted(options))}")

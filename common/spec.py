@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .errors import UserError
 from .rules import check_choice, check_hidden
 
 __all__ = [
@@ -55,7 +56,7 @@ def layer_sizes(model: str = "linear", hidden: Sequence[int] | None = None) -> l
     check_choice("model", model, MODELS)
     if model == "linear":
         if hidden:
-            raise ValueError("the linear model has no hidden layer; drop --hidden or use --model mlp")
+            raise UserError("the linear model has no hidden layer; drop --hidden or use --model mlp")
         return [NUM_INPUTS, NUM_CLASSES]
     hidden = MODELS[model] if hidden is None else tuple(hidden)
     check_hidden(hidden)

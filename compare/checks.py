@@ -49,34 +49,36 @@ on a GPU it does; on this CPU none does.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 
 import numpy as np
 
 import scratch.losses as np_losses
 import scratch.models as np_models
 import scratch.optimizers as np_optimizers
-import scratch.train as np_train
 import tfimpl.losses as tf_losses
 import tfimpl.models as tf_models
 import tfimpl.optimizers as tf_optimizers
-import tfimpl.train as tf_train
-from common.data import Datasets, batch_indices
+from common.data import Datasets
 from common.labels import one_hot
+from common.rows import Row
 from common.spec import LOSS_FORMS
-from scratch.gradcheck import numerical_gradient
+from scratch.gradcheck import errors, numerical_gradient
 from tfimpl.backend import tf
 from tfimpl.bridge import to_numpy, to_variables
 
 __all__ = [
+    "HEADERS",
     "TOLERANCES",
-    "Row",
-    "crossload_rows",
+    "batch",
+    "concat",
+    "count_row",
+    "dlogits_row",
     "forward_rows",
     "gradient_rows",
-    "lockstep",
+    "optimizer_row",
     "optimizer_rows",
-    "train_rows",
+    "row",
+    "start_params",
 ]
 
 DTYPES = ("float64", "float32")
@@ -97,52 +99,44 @@ TOLERANCES = {
 OPTIMIZER_STEPS = 100
 
 
-@dataclass(frozen=True)
-class Row:
-    """One comparison: its name, dtype, errors, tolerance and verdict (``note`` adds context)."""
-
-    check: str
-    dtype: str
-    max_abs_error: float
-    max_rel_error: float
-    tolerance: float
-    passed: bool
-    note: str = ""
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+#: What each family's rows compare, printed above them by ``python -m compare``.
+HEADERS = {
+    "forward": "forward: values computed by hand in NumPy (scratch) vs TensorFlow (tfimpl)",
+    "gradients": "gradients: by hand vs tf.GradientTape, and both vs central differences (float64)",
+    "layers": "layers: each hand-written backward vs the tape's vector-Jacobian product",
+    "optimizers": "optimizers: 100 steps of scratch's update vs Keras', same start, same gradients",
+    "train": "train: one epoch of lockstep training, same start, same batches",
+    "crossload": "crossload: parameters trained by one twin, predicted by both (counts of test predictions that differ)",
+    "precision": "precision: float32 and TF32 against NumPy float64 (tolerance sqrt(784) x unit roundoff)",
+    "controls": "controls: deliberately wrong pieces, each run through its family's check; each must FAIL",
+}
 
 
-def _errors(ours, reference) -> tuple[float, float]:
-    a = np.asarray(ours, np.float64).ravel()
-    b = np.asarray(reference, np.float64).ravel()
-    if a.shape != b.shape:
-        raise ValueError(f"shapes differ: {a.shape} vs {b.shape}")
-    diff = np.abs(a - b)
-    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
-        same = np.array_equal(np.isnan(a), np.isnan(b)) and np.array_equal(a[~np.isnan(a)], b[~np.isnan(b)])
-        return (0.0, 0.0) if same else (float("inf"), float("inf"))
-    abs_err = float(diff.max()) if diff.size else 0.0
-    scale = float(np.abs(a).max() + np.abs(b).max()) if diff.size else 0.0
-    return abs_err, abs_err / max(1e-8, scale)
+def row(check: str, dtype: str, ours, reference, tolerance: float, note: str = "", *, family: str = "") -> Row:
+    """A row comparing two arrays: the errors of :func:`scratch.gradcheck.errors`, passed if within tolerance."""
+    abs_err, rel_err = errors(ours, reference)
+    return Row(check, dtype, abs_err, rel_err, tolerance, bool(rel_err <= tolerance), note, family)
 
 
-def _row(check: str, dtype: str, ours, reference, tolerance: float, note: str = "") -> Row:
-    abs_err, rel_err = _errors(ours, reference)
-    return Row(check, dtype, abs_err, rel_err, tolerance, bool(rel_err <= tolerance), note)
+def count_row(check: str, dtype: str, count: int, total: int, tolerance: int, note: str = "", *, family: str) -> Row:
+    """A row counting items that differ (test predictions): at most ``tolerance`` of ``total`` may."""
+    return Row(check, dtype, float(count), count / total, tolerance, count <= tolerance, note, family, count=True)
 
 
-def _concat(grads: dict) -> np.ndarray:
+def concat(grads: dict) -> np.ndarray:
+    """Every array of a parameter (or gradient) dict, flattened into one float64 vector, in key order."""
     return np.concatenate([np.asarray(g, np.float64).ravel() for g in grads.values()])
 
 
-def _batch(data: Datasets, dtype: str, n: int = 32):
+def batch(data: Datasets, dtype: str, n: int = 32):
+    """The first ``n`` training images, their labels and one-hot rows: the batch every family checks on."""
     x = data.train.images[:n].astype(dtype)
     labels = data.train.labels[:n]
     return x, labels, one_hot(labels, dtype=dtype)
 
 
-def _params(model: str, dtype: str, seed: int = 0):
+def start_params(model: str, dtype: str, seed: int = 0):
+    """The parameters every family starts from: small random normals (64 hidden units for the MLP)."""
     hidden = (64,) if model == "mlp" else None
     std = 0.1 if model == "linear" else 0.05
     return np_models.init_params(model, hidden=hidden, init="normal", std=std, seed=seed, dtype=dtype)
@@ -158,27 +152,39 @@ def forward_rows(data: Datasets, dtypes=DTYPES) -> list[Row]:
     rows = []
     for dtype in dtypes:
         tol = TOLERANCES[("value", dtype)]
-        x, labels, y = _batch(data, dtype)
+        x, labels, y = batch(data, dtype)
         for model in MODELS:
-            params = _params(model, dtype)
+            params = start_params(model, dtype)
             ours, _ = np_models.forward(params, x)
             theirs, _ = tf_models.forward(to_variables(params), x)
-            rows.append(_row(f"forward logits {model}", dtype, ours, theirs, tol))
+            rows.append(row(f"logits of the {model} model", dtype, ours, theirs, tol, family="forward"))
         logits = np.random.default_rng(1).normal(0, 3, (32, 10)).astype(dtype)
-        rows.append(_row("forward softmax", dtype, np_losses.softmax(logits), tf_losses.softmax(logits), tol))
+        rows.append(row("softmax", dtype, np_losses.softmax(logits), tf_losses.softmax(logits), tol, family="forward"))
         rows.append(
-            _row("forward log_softmax", dtype, np_losses.log_softmax(logits), tf_losses.log_softmax(logits), tol)
+            row(
+                "log_softmax",
+                dtype,
+                np_losses.log_softmax(logits),
+                tf_losses.log_softmax(logits),
+                tol,
+                family="forward",
+            )
         )
         big = np.array([[1e4, -1e4] + [0.0] * 8, [-1e4] * 9 + [1e4]], dtype=dtype)
         rows.append(
-            _row(
-                "forward log_softmax, logits +-1e4", dtype, np_losses.log_softmax(big), tf_losses.log_softmax(big), tol
+            row(
+                "log_softmax at logits of +-1e4",
+                dtype,
+                np_losses.log_softmax(big),
+                tf_losses.log_softmax(big),
+                tol,
+                family="forward",
             )
         )
         for name, (loss_fn, _) in np_losses.LOSSES.items():
             target = labels if LOSS_FORMS[name] == "sparse" else y
             theirs = tf_losses.LOSSES[name][0](logits, target)
-            rows.append(_row(f"forward loss {name}", dtype, loss_fn(logits, target), theirs, tol))
+            rows.append(row(f"loss {name}", dtype, loss_fn(logits, target), theirs, tol, family="forward"))
     return rows
 
 
@@ -191,7 +197,9 @@ def dlogits_row(name: str, dtype: str, logits, target, scratch_grad: Callable | 
     """``dlogits`` of one loss: the hand-written gradient against ``tf.GradientTape``."""
     ours = (scratch_grad or np_losses.LOSSES[name][1])(logits, target)
     theirs = tf_losses.LOSSES[name][1](logits, target)
-    return _row(f"gradient dlogits {name}", dtype, ours, theirs, TOLERANCES[("value", dtype)])
+    return row(
+        f"dlogits of {name}: by hand vs tape", dtype, ours, theirs, TOLERANCES[("value", dtype)], family="gradients"
+    )
 
 
 def gradient_rows(data: Datasets, dtypes=DTYPES, *, fd_samples: int = 20) -> list[Row]:
@@ -199,18 +207,27 @@ def gradient_rows(data: Datasets, dtypes=DTYPES, *, fd_samples: int = 20) -> lis
     rows = []
     for dtype in dtypes:
         tol = TOLERANCES[("value", dtype)]
-        x, labels, y = _batch(data, dtype)
+        x, labels, y = batch(data, dtype)
         logits = np.random.default_rng(2).normal(0, 2, (32, 10)).astype(dtype)
         for name in np_losses.LOSSES:
             rows.append(dlogits_row(name, dtype, logits, labels if LOSS_FORMS[name] == "sparse" else y))
         for model in MODELS:
-            params = _params(model, dtype)
+            params = start_params(model, dtype)
             variables = to_variables(params)
             for name in np_losses.LOSSES:
                 kw = {"loss": name, "l2": 1e-3}
                 _, ours = np_models.loss_and_grads(params, x, labels, **kw)
                 _, theirs = tf_models.loss_and_grads(variables, x, labels, **kw)
-                rows.append(_row(f"gradient {model} {name}", dtype, _concat(ours), _concat(theirs), tol))
+                rows.append(
+                    row(
+                        f"{model} {name}: loss_and_grads by hand vs tape",
+                        dtype,
+                        concat(ours),
+                        concat(theirs),
+                        tol,
+                        family="gradients",
+                    )
+                )
                 if dtype == "float64":
                     rows += _finite_difference_rows(model, name, params, x, labels, ours, theirs, kw, fd_samples)
     return rows
@@ -226,10 +243,12 @@ def _finite_difference_rows(model, name, params, x, labels, ours, theirs, kw, sa
         a_np.append(np.asarray(ours[k]).ravel()[idx])
         a_tf.append(np.asarray(theirs[k]).ravel()[idx])
     numeric = np.concatenate(numeric)
-    tol = TOLERANCES[("finite differences", "float64")]
+    tol, fam = TOLERANCES[("finite differences", "float64")], "gradients"
     return [
-        _row(f"gradient {model} {name} scratch vs finite differences", "float64", np.concatenate(a_np), numeric, tol),
-        _row(f"gradient {model} {name} tfimpl vs finite differences", "float64", np.concatenate(a_tf), numeric, tol),
+        row(
+            f"{model} {name}: by hand vs central differences", "float64", np.concatenate(a_np), numeric, tol, family=fam
+        ),
+        row(f"{model} {name}: tape vs central differences", "float64", np.concatenate(a_tf), numeric, tol, family=fam),
     ]
 
 
@@ -243,7 +262,7 @@ OPTIMIZER_RATES = {"sgd": 0.1, "momentum": 0.05, "adagrad": 0.1, "adam": 0.01}
 def optimizer_row(name: str, dtype: str, *, scratch_optimizer=None, steps: int = OPTIMIZER_STEPS) -> Row:
     """``steps`` updates of one optimizer from the same parameters with the same gradients, scratch vs Keras."""
     rng = np.random.default_rng(4)
-    params = _params("mlp", dtype, seed=5)
+    params = start_params("mlp", dtype, seed=5)
     params = {k: v + rng.normal(0, 0.01, v.shape).astype(dtype) for k, v in params.items()}  # biases non-zero
     lr = OPTIMIZER_RATES[name]
     ours = scratch_optimizer or np_optimizers.make_optimizer(name, lr)
@@ -257,136 +276,9 @@ def optimizer_row(name: str, dtype: str, *, scratch_optimizer=None, steps: int =
         ours.apply(grads, mine)
         theirs.apply([tf.constant(grads[k]) for k in keys], [variables[k] for k in keys])
     tol = TOLERANCES[("optimizer", dtype)]
-    return _row(f"optimizer {name} x{steps} steps", dtype, _concat(mine), _concat(to_numpy(variables)), tol)
+    return row(f"{name}, {steps} steps", dtype, concat(mine), concat(to_numpy(variables)), tol, family="optimizers")
 
 
 def optimizer_rows(dtypes=DTYPES) -> list[Row]:
     """SGD, momentum, Adagrad and Adam, each over 100 steps, both dtypes."""
     return [optimizer_row(name, dtype) for dtype in dtypes for name in np_optimizers.OPTIMIZERS]
-
-
-# --------------------------------------------------------------------------------------------------------
-# Lockstep training and cross-loading
-# --------------------------------------------------------------------------------------------------------
-
-LOCKSTEP_RECIPES = {
-    "linear": {"init": "zeros", "learning_rate": 0.5},  # the first tutorial
-    "mlp": {"init": "normal", "learning_rate": 0.1},  # 784-300-10, normal(0.03)
-}
-
-
-@dataclass
-class Lockstep:
-    """Both packages trained side by side on identical batches from identical parameters."""
-
-    model: str
-    dtype: str
-    losses_np: np.ndarray  # (steps,)
-    losses_tf: np.ndarray  # (steps,)
-    params_np: dict
-    params_tf: dict
-
-
-def lockstep(
-    data: Datasets, model: str, dtype: str, *, epochs: int = 1, batch_size: int = 100, seed: int = 0, swap=None
-) -> Lockstep:
-    """Train scratch and tfimpl step by step through their public ``train_step``.
-
-    ``swap=(i, j)`` feeds TensorFlow batches ``i`` and ``j`` in the opposite order (the negative control).
-    """
-    recipe = LOCKSTEP_RECIPES[model]
-    params0 = np_models.init_params(model, init=recipe["init"], seed=seed, dtype=dtype)
-    mine = {k: v.copy() for k, v in params0.items()}
-    variables = to_variables(params0)
-    opt_np = np_optimizers.make_optimizer("sgd", recipe["learning_rate"])
-    opt_tf = tf_optimizers.make_optimizer("sgd", recipe["learning_rate"])
-    opt_tf.build(list(variables.values()))
-    X, Y = data.train.images.astype(dtype, copy=False), one_hot(data.train.labels, dtype=dtype)
-
-    @tf.function(input_signature=[tf.TensorSpec([batch_size, 784], dtype), tf.TensorSpec([batch_size, 10], dtype)])
-    def tf_step(x, y):
-        return tf_train.train_step(variables, opt_tf, x, y)
-
-    losses_np, losses_tf = [], []
-    for epoch in range(epochs):
-        order = batch_indices(len(X), batch_size, seed, epoch)
-        order_tf = order.copy()
-        if swap is not None and epoch == 0:
-            i, j = swap
-            order_tf[[i, j]] = order_tf[[j, i]]
-        for idx_np, idx_tf in zip(order, order_tf, strict=True):
-            losses_np.append(np_train.train_step(mine, opt_np, X[idx_np], Y[idx_np]))
-            losses_tf.append(float(tf_step(X[idx_tf], Y[idx_tf])))
-    return Lockstep(model, dtype, np.array(losses_np), np.array(losses_tf), mine, to_numpy(variables))
-
-
-def lockstep_rows(run: Lockstep, data: Datasets) -> list[Row]:
-    """Per-step loss difference, final parameter difference, and the test predictions and accuracies of both."""
-    dtype, model = run.dtype, run.model
-    x = data.test.images.astype(dtype, copy=False)
-    pred_np = np_models.predict(run.params_np, x)
-    pred_tf = tf_models.predict(to_variables(run.params_tf), x).numpy()
-    acc_np = float(np.mean(pred_np == data.test.labels))
-    acc_tf = float(np.mean(pred_tf == data.test.labels))
-    differing = int(np.sum(pred_np != pred_tf))
-    steps = len(run.losses_np)
-    note = f"test accuracy scratch {acc_np:.2%}, tfimpl {acc_tf:.2%}; {differing} of {len(x)} predictions differ"
-    tol = TOLERANCES[("lockstep", dtype)]
-    rows = [
-        _row(f"train {model} lockstep: loss at each of {steps} steps", dtype, run.losses_np, run.losses_tf, tol),
-        _row(f"train {model} lockstep: final parameters", dtype, _concat(run.params_np), _concat(run.params_tf), tol),
-    ]
-    if dtype == "float64":
-        tol = TOLERANCES[("predictions differing", dtype)]
-        rows.append(
-            Row(
-                f"train {model} lockstep: test predictions",
-                dtype,
-                float(differing),
-                differing / len(x),
-                tol,
-                differing <= tol,
-                note,
-            )
-        )
-    else:
-        gap = abs(acc_np - acc_tf)
-        tol = TOLERANCES[("accuracy gap", dtype)]
-        rows.append(Row(f"train {model} lockstep: test accuracy gap", dtype, gap, gap, tol, gap <= tol + 1e-12, note))
-    return rows
-
-
-def train_rows(data: Datasets, dtypes=DTYPES, runs: dict | None = None) -> list[Row]:
-    """One epoch of lockstep training for both models and both dtypes. ``runs`` collects the :class:`Lockstep` s."""
-    rows = []
-    for dtype in dtypes:
-        for model in MODELS:
-            run = lockstep(data, model, dtype)
-            if runs is not None:
-                runs[(model, dtype)] = run
-            rows += lockstep_rows(run, data)
-    return rows
-
-
-def crossload_rows(data: Datasets, runs: dict) -> list[Row]:
-    """Parameters trained by one package, evaluated in the other: the same predictions."""
-    rows = []
-    for (model, dtype), run in runs.items():
-        x = data.test.images.astype(dtype, copy=False)
-        for trained_by, params in (("scratch", run.params_np), ("tfimpl", run.params_tf)):
-            pred_np = np_models.predict(params, x)
-            pred_tf = tf_models.predict(to_variables(params), x).numpy()
-            differing = int(np.sum(pred_np != pred_tf))
-            tol = TOLERANCES[("predictions differing", dtype)]
-            rows.append(
-                Row(
-                    f"crossload {model} trained by {trained_by}: predictions",
-                    dtype,
-                    float(differing),
-                    differing / len(x),
-                    tol,
-                    differing <= tol,
-                    f"accuracy {np.mean(pred_np == data.test.labels):.2%} in both" if differing == 0 else "",
-                )
-            )
-    return rows

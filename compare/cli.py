@@ -17,29 +17,29 @@ import argparse
 import sys
 import time
 
-from common.cli import EXPECTED_ERRORS, fail
+from common.cli import one_line_errors
 from common.data import load_mnist
 from common.files import write_json
+from common.rows import format_table
 from tfimpl import backend  # noqa: F401  (imports TensorFlow without its start-up lines)
 
 __all__ = ["FAMILIES", "main", "run_families", "settings"]
 
 FAMILIES = ("forward", "gradients", "layers", "optimizers", "train", "crossload", "precision", "controls")
-WIDTH = 120  # the table's width; longer check names are cut here and given whole in --json
 
 
 def _family(name: str, data, runs: dict) -> list:
-    from . import checks, controls, layers, precision
+    from . import checks, controls, layers, lockstep, precision
 
     if name == "crossload" and not runs:
-        checks.train_rows(data, runs=runs)
+        lockstep.train_rows(data, runs=runs)
     table = {
         "forward": lambda: checks.forward_rows(data),
         "gradients": lambda: checks.gradient_rows(data),
         "layers": lambda: layers.layer_rows(),
         "optimizers": lambda: checks.optimizer_rows(),
-        "train": lambda: checks.train_rows(data, runs=runs),
-        "crossload": lambda: checks.crossload_rows(data, runs),
+        "train": lambda: lockstep.train_rows(data, runs=runs),
+        "crossload": lambda: lockstep.crossload_rows(data, runs),
         "precision": lambda: precision.precision_rows(data),
         "controls": lambda: controls.control_rows(data),
     }
@@ -88,29 +88,6 @@ def run_families(families, data_dir=None, *, progress=True):
     return rows, used
 
 
-def verdict(row) -> tuple[str, bool]:
-    """Text for the result column, and whether the row is as it should be."""
-    if row.check.startswith("CONTROL"):
-        return ("FAIL (expected)", True) if not row.passed else ("PASS (control should fail!)", False)
-    return ("PASS", True) if row.passed else ("FAIL", False)
-
-
-def format_table(rows, width: int = WIDTH) -> str:
-    """One line per row, at most ``width`` columns: long check names are cut with an ellipsis."""
-    tail = 7 + 2 + 11 + 2 + 11 + 2 + 9 + 2 + 27  # dtype, errors, tolerance, result
-    name_width = min(max(len(r.check) for r in rows), width - tail - 2)
-    lines = [
-        f"{'check':<{name_width}}  {'dtype':<7}  {'max abs err':>11}  {'max rel err':>11}  {'tolerance':>9}  result"
-    ]
-    for r in rows:
-        name = r.check if len(r.check) <= name_width else r.check[: name_width - 3] + "..."
-        lines.append(
-            f"{name:<{name_width}}  {r.dtype:<7}  {r.max_abs_error:>11.2e}  {r.max_rel_error:>11.2e}  "
-            f"{r.tolerance:>9.1e}  {verdict(r)[0]}"
-        )
-    return "\n".join(lines)
-
-
 def _header(used: dict) -> str:
     return (
         f"device {used['device']}, TensorFlow {used['tensorflow']}; equality checks with TF32 "
@@ -141,41 +118,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _report(args, families) -> int:
+    from .checks import HEADERS
+
+    rows, used = run_families(families, args.data_dir)
+    print(_header(used))
+    print(format_table(rows, headers=HEADERS))
+    bad = [r for r in rows if not r.as_expected]
+    print(f"\n{len(rows) - len(bad)} of {len(rows)} checks as expected" + (f"; {len(bad)} NOT:" if bad else ""))
+    for r in bad:
+        print(f"  NOT: {r.family}: {r.check} ({r.dtype})")
+    if args.json:
+        write_json(args.json, {"settings": used, "rows": [r.to_dict() for r in rows]})
+    return 1 if bad else 0
+
+
 def main(argv=None) -> int:
+    """Run the chosen families (or ``plots``). The user's mistakes end in one line; a bug keeps its traceback."""
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["plots"]:
         p = argparse.ArgumentParser(prog="python -m compare plots", description="the figures, both twins side by side")
         p.add_argument("run_dir")
         p.add_argument("--data-dir", default=None)
         args = p.parse_args(argv[1:])
-        try:
-            return _plots(args)
-        except EXPECTED_ERRORS as exc:
-            return fail(exc, 2)
+        with one_line_errors() as outcome:
+            outcome.status = _plots(args)
+        return outcome.status
     parser = build_parser()
     args = parser.parse_args(argv)
     unknown = [f for f in args.families if f not in FAMILIES]
     if unknown:
         parser.error(f"unknown family {', '.join(unknown)}; choose from {', '.join(FAMILIES)} (or plots RUN_DIR)")
     families = [f for f in FAMILIES if f in args.families] or list(FAMILIES)
-    try:
-        rows, used = run_families(families, args.data_dir)
-    except EXPECTED_ERRORS as exc:
-        return fail(exc, 2)
-    except KeyboardInterrupt:
-        return fail("interrupted; nothing written", 130)
-    print(_header(used))
-    print(format_table(rows))
-    bad = [r for r in rows if not verdict(r)[1]]
-    print(f"\n{len(rows) - len(bad)} of {len(rows)} checks as expected" + (f"; {len(bad)} NOT:" if bad else ""))
-    for r in bad:
-        print(f"  NOT: {r.check} ({r.dtype})")
-    if args.json:
-        write_json(
-            args.json,
-            {
-                "settings": used,
-                "rows": [{**r.to_dict(), "expected_to_fail": r.check.startswith("CONTROL")} for r in rows],
-            },
-        )
-    return 1 if bad else 0
+    with one_line_errors() as outcome:
+        outcome.status = _report(args, families)
+    return outcome.status

@@ -23,13 +23,15 @@ import scratch.models as np_models
 import tfimpl.layers as tf_layers
 import tfimpl.losses as tf_losses
 import tfimpl.models as tf_models
+from common.rows import Row
 from tfimpl.bridge import to_variables
 
-from .checks import DTYPES, TOLERANCES, Row, _concat, _row
+from .checks import DTYPES, TOLERANCES, concat, row
 
 __all__ = ["ACTIVATION_NAMES", "activation_row", "layer_rows"]
 
 ACTIVATION_NAMES = ("relu", "sigmoid", "tanh")
+FAMILY = "layers"
 
 
 def _draw(shape, dtype, seed, scale=1.0):
@@ -52,7 +54,9 @@ def dense_rows(dtype: str) -> list[Row]:
         ours = np_layers.dense_backward(dout, cache_np)
         theirs = tf_layers.dense_backward(dout, cache_tf)
         for name, a, t in zip(("dx", "dW", "db"), ours, theirs, strict=True):
-            rows.append(_row(f"layers dense_backward {name}, batch {batch}", dtype, a, t, TOLERANCES[("value", dtype)]))
+            rows.append(
+                row(f"dense_backward {name}, batch {batch}", dtype, a, t, TOLERANCES[("value", dtype)], family=FAMILY)
+            )
     return rows
 
 
@@ -64,7 +68,7 @@ def activation_row(name: str, dtype: str, *, scratch_backward=None) -> Row:
     _, cache_tf = tf_layers.activation_forward(name, x)
     backward = scratch_backward or np_layers.ACTIVATIONS[name][1]
     ours, theirs = backward(dout, cache_np), tf_layers.activation_backward(name, dout, cache_tf)
-    return _row(f"layers {name}_backward", dtype, ours, theirs, TOLERANCES[("value", dtype)])
+    return row(f"{name}_backward", dtype, ours, theirs, TOLERANCES[("value", dtype)], family=FAMILY)
 
 
 def softmax_rows(dtype: str) -> list[Row]:
@@ -80,13 +84,21 @@ def softmax_rows(dtype: str) -> list[Row]:
     tape_vjp = tape.gradient(probs, z_t, output_gradients=tf.convert_to_tensor(g))
     tol = TOLERANCES[("value", dtype)]
     return [
-        _row("layers softmax_backward vs the tape", dtype, np_losses.softmax_backward(g, p), tape_vjp, tol),
-        _row(
-            "layers softmax_backward vs tfimpl's formula",
+        row(
+            "softmax_backward vs the tape through tf.nn.softmax",
+            dtype,
+            np_losses.softmax_backward(g, p),
+            tape_vjp,
+            tol,
+            family=FAMILY,
+        ),
+        row(
+            "softmax_backward vs tfimpl's formula",
             dtype,
             np_losses.softmax_backward(g, p),
             tf_losses.softmax_backward(g, probs),
             tol,
+            family=FAMILY,
         ),
     ]
 
@@ -103,13 +115,14 @@ def clip_row(dtype: str) -> Row:
     outside = int(np.sum((p < 1e-10) | (p > 0.9999999)))
     ours = np_losses.clipped_binary_cross_entropy_grad(z, y)
     theirs = tf_losses.clipped_binary_cross_entropy_grad(z, y)
-    return _row(
-        "layers clip mask of clipped_binary_cross_entropy",
+    return row(
+        "clip mask of clipped_binary_cross_entropy",
         dtype,
         ours,
         theirs,
         TOLERANCES[("value", dtype)],
         f"{outside} of {p.size} probabilities clipped",
+        family=FAMILY,
     )
 
 
@@ -126,26 +139,28 @@ def model_rows(dtype: str) -> list[Row]:
         g_np, dx_np = np_models.backward(dlogits, caches_np, activation=activation, need_dx=True)
         g_tf, dx_tf = tf_models.backward(dlogits, caches_tf, activation=activation, need_dx=True)
         rows.append(
-            _row(
-                f"layers models.backward ({activation}) grads and dx",
+            row(
+                f"models.backward ({activation}) grads and dx",
                 dtype,
-                np.concatenate([_concat(g_np), dx_np.ravel()]),
-                np.concatenate([_concat(g_tf), np.asarray(dx_tf).ravel()]),
+                np.concatenate([concat(g_np), dx_np.ravel()]),
+                np.concatenate([concat(g_tf), np.asarray(dx_tf).ravel()]),
                 tol,
+                family=FAMILY,
             )
         )
     x10 = _draw((10, 784), dtype, 12)
     rows.append(
-        _row(
-            "layers models.input_grad",
+        row(
+            "models.input_grad",
             dtype,
             np_models.input_grad(params, x10)[1],
             tf_models.input_grad(variables, x10)[1],
             tol,
+            family=FAMILY,
         )
     )
     grads_np, grads_tf = np_losses.l2_penalty_grad(params, 0.3), tf_losses.l2_penalty_grad(variables, 0.3)
-    rows.append(_row("layers l2_penalty_grad", dtype, _concat(grads_np), _concat(grads_tf), tol))
+    rows.append(row("l2_penalty_grad", dtype, concat(grads_np), concat(grads_tf), tol, family=FAMILY))
     return rows
 
 

@@ -16,6 +16,7 @@ from common import experiments as registry
 from common import rules
 from common.config import RunConfig
 from common.data import Datasets
+from common.errors import UserError
 from common.labels import one_hot
 
 from . import models
@@ -76,7 +77,7 @@ def learn_inverse(A: np.ndarray, *, steps: int = 5000, learning_rate: float = 0.
     """
     A = np.asarray(A, dtype=np.float64)
     if A.ndim != 2 or A.shape[0] != A.shape[1]:
-        raise ValueError(f"A must be square, got shape {A.shape}")
+        raise UserError(f"A must be square, got shape {A.shape}")
     eye = np.eye(len(A))
     params = {"X": np.zeros_like(A)}
     opt = Adagrad(learning_rate)

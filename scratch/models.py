@@ -17,7 +17,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from common import rules
-from common.labels import targets
+from common.errors import InputTypeError, UserError
+from common.labels import as_form, targets
 from common.spec import INITIALIZERS as INITIALIZER_NAMES
 from common.spec import LOSS_FORMS, NUM_CLASSES, layer_sizes
 
@@ -85,9 +86,9 @@ def _num_layers(params: dict[str, np.ndarray]) -> int:
 def _check_inputs(params: dict[str, np.ndarray], x: np.ndarray) -> None:
     W1 = params["W1"]
     if x.ndim != 2 or x.shape[1] != W1.shape[0]:
-        raise ValueError(f"x must have shape (N, {W1.shape[0]}), got {x.shape}; flatten images to 784 pixels")
+        raise UserError(f"x must have shape (N, {W1.shape[0]}), got {x.shape}; flatten images to 784 pixels")
     if x.dtype != W1.dtype:
-        raise TypeError(
+        raise InputTypeError(
             f"x is {x.dtype} but the parameters are {W1.dtype}; load the data with dtype={W1.dtype} "
             "(mixing them would silently compute in the wider type)"
         )
@@ -112,7 +113,6 @@ def forward(params: dict[str, np.ndarray], x: np.ndarray, *, activation: str = "
     caches : list
         One ``(dense_cache, activation_cache)`` per layer; the last layer's activation cache is None.
     """
-    _check_inputs(params, x)
     h, caches = x, []
     n_layers = _num_layers(params)
     for l in range(1, n_layers + 1):
@@ -195,10 +195,9 @@ def loss_and_grads(
 
     See ``docs/math.md#backpropagation``.
     """
-    rules.check_choice("loss", loss, losses.LOSSES)
     loss_fn, grad_fn = losses.LOSSES[loss]
     logits, caches = forward(params, x, activation=activation)  # (N, 10)
-    t = targets(y, LOSS_FORMS[loss], x.shape[0], x.dtype)  # (N,) ids or (N, 10) rows, as the loss wants
+    t = as_form(y, LOSS_FORMS[loss], x.dtype)  # (N,) ids or (N, 10) rows, as the loss wants
     value = loss_fn(logits, t)
     dlogits = grad_fn(logits, t)  # (N, 10)
     grads, _ = backward(dlogits, caches, activation=activation)
@@ -230,7 +229,12 @@ def input_grad(
 
 
 def predict(params: dict[str, np.ndarray], x: np.ndarray, *, activation: str = "relu") -> np.ndarray:
-    """Class ids ``(N,)``: the argmax of the logits (ties go to the lowest class, as in TF)."""
+    """Class ids ``(N,)``: the argmax of the logits (ties go to the lowest class, as in TF).
+
+    Checks ``x`` against the parameters first (:func:`predict` and :func:`evaluate` are where a user's
+    arrays come in; the kernels they call trust their inputs).
+    """
+    _check_inputs(params, x)
     logits, _ = forward(params, x, activation=activation)
     return logits.argmax(axis=1)
 
@@ -248,7 +252,8 @@ def evaluate(
     loss: str = "softmax_cross_entropy",
     activation: str = "relu",
 ) -> tuple[float, float]:
-    """``(loss, accuracy)`` on a whole split, with no L2 term."""
+    """``(loss, accuracy)`` on a whole split, with no L2 term; ``x`` and ``labels`` are checked first."""
+    _check_inputs(params, x)
     loss_fn, _ = losses.LOSSES[loss]
     logits, _ = forward(params, x, activation=activation)
     value = loss_fn(logits, targets(labels, LOSS_FORMS[loss], len(x), x.dtype))

@@ -1,9 +1,10 @@
 r"""Training: mini-batch SGD (or momentum, Adagrad, Adam) over MNIST, by hand.
 
 :func:`train_step` is the whole idea in two lines: loss and gradients, then the optimizer's update.
-:func:`train` hands it to the loop every run shares (:func:`common.runs.run_loop`: shuffling, batching,
-logging, validation, the divergence stop, the timings), so a NumPy run and a TensorFlow run with the
-same seed see the same batches in the same order.
+:func:`train` is the loop, written out: for each epoch, for each shuffled batch, one step. The
+bookkeeping it calls (the batches, history rows, the divergence watch, the clock, the progress bar) is
+:class:`common.runs.RunLog`, shared with :mod:`tfimpl.train`, so a NumPy run and a TensorFlow run with
+the same seed see the same batches in the same order and log the same rows.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import numpy as np
 
 from common.config import RunConfig
 from common.data import Datasets, load_mnist
+from common.errors import InputTypeError
 from common.labels import targets
-from common.runs import TrainResult, make_summary, run_loop
+from common.runs import RunLog, TrainResult, make_summary
 from common.spec import LOSS_FORMS
 
 from . import models
@@ -51,7 +53,7 @@ def train(config: RunConfig, data: Datasets | None = None, *, progress: bool = T
     dtype = np.dtype(config.dtype)
     data = load_mnist(config.data_dir, dtype=dtype) if data is None else data
     if data.train.images.dtype != dtype:
-        raise TypeError(f"the data is {data.train.images.dtype} but the run is {dtype}; load_mnist(dtype={dtype})")
+        raise InputTypeError(f"the data is {data.train.images.dtype} but the run is {dtype}; load_mnist(dtype={dtype})")
     if initial_params is None:
         params = models.init_params(
             config.model, hidden=config.hidden, init=config.init, std=config.init_std, seed=config.seed, dtype=dtype
@@ -59,29 +61,20 @@ def train(config: RunConfig, data: Datasets | None = None, *, progress: bool = T
     else:
         params = {k: np.array(v, dtype=dtype) for k, v in initial_params.items()}
     optimizer = make_optimizer(config.optimizer, config.learning_rate, momentum=config.momentum)
-    X, labels = data.train.images, data.train.labels
-    T = targets(labels, LOSS_FORMS[config.loss], len(labels), dtype)  # converted once, not once per step
+    X, labels = data.train.images, data.train.labels  # (55000, 784), (55000,)
+    T = targets(labels, LOSS_FORMS[config.loss], len(labels), dtype)  # the loss's label form, made once
     kw = {"loss": config.loss, "l2": config.l2, "activation": config.activation}
 
-    def run_steps(idx: np.ndarray) -> np.ndarray:  # idx: (k, B)
-        return np.array([train_step(params, optimizer, X[i], T[i], **kw) for i in idx])
+    def score(split):  # (loss, accuracy) on a whole split, no L2 term
+        return models.evaluate(params, split.images, split.labels, loss=config.loss, activation=config.activation)
 
-    def evaluate(split: str) -> tuple[float, float]:
-        s = getattr(data, split)
-        return models.evaluate(params, s.images, s.labels, loss=config.loss, activation=config.activation)
-
-    def batch_accuracy(i: np.ndarray) -> float:
-        return models.accuracy(params, X[i], labels[i], activation=config.activation)
-
-    history, stats = run_loop(
-        config,
-        data,
-        run_steps=run_steps,
-        evaluate=evaluate,
-        batch_accuracy=batch_accuracy,
-        steps_per_call=25,  # the loop's own cost (checks, progress) shared by 25 steps; each loss still checked
-        progress=progress,
-        desc=f"scratch {config.model}",
-    )
+    with RunLog(config, len(X), progress=progress, desc=f"scratch {config.model}") as run:
+        for epoch in range(run.epochs):
+            for idx in run.batches(epoch):  # idx: (B,) this batch's example ids
+                loss = train_step(params, optimizer, X[idx], T[idx], **kw)
+                if run.record(loss):  # checks the loss for divergence; True when a history row is due
+                    run.log(accuracy=models.accuracy(params, X[idx], labels[idx], activation=config.activation))
+            run.validate(*score(data.validation))
+    stats = run.stats(*score(data.test))
     summary = make_summary("scratch", config, stats, device="cpu", versions={"numpy": np.__version__})
-    return TrainResult(params=params, history=history, summary=summary)
+    return TrainResult(params=params, history=run.history, summary=summary)

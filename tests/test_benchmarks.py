@@ -10,6 +10,7 @@ import pytest
 
 from benchmarks import __main__ as bench_cli
 from benchmarks import analysis, report, roofline, workloads
+from benchmarks.builders import build
 
 
 def test_product_shapes_and_flops_of_the_mlp_step():
@@ -44,14 +45,14 @@ def tf():
 @pytest.mark.parametrize("impl", ["scratch", "tfimpl-graph", "keras"])
 def test_checks_reject_wrong_results(tf, mnist, impl):
     """Negative controls for the benchmarks' own assertions: each check fails on a wrong answer."""
-    fwd = workloads.build(workloads.Case("forward", impl, "mlp", 10), mnist)
+    fwd = build(workloads.Case("forward", impl, "mlp", 10), mnist)
     fwd.check(fwd.run())
     with pytest.raises(AssertionError):
         fwd.check(np.zeros((10, 10), np.float32))
     with pytest.raises(AssertionError):
         fwd.check(fwd.run()[:5])
 
-    train = workloads.build(workloads.Case("train_step", impl, "linear", 10), mnist, steps=2)
+    train = build(workloads.Case("train_step", impl, "linear", 10), mnist, steps=2)
     with pytest.raises(AssertionError, match="did not move"):
         train.check([0.1, 0.2])  # nothing has run yet
     losses = train.run()
@@ -61,7 +62,7 @@ def test_checks_reject_wrong_results(tf, mnist, impl):
 
 
 def test_evaluation_check_compares_with_numpy(tf, mnist):
-    ev = workloads.build(workloads.Case("evaluate", "tfimpl-eager", "linear", 1000), mnist)
+    ev = build(workloads.Case("evaluate", "tfimpl-eager", "linear", 1000), mnist)
     loss, acc = ev.run()
     ev.check((loss, acc))
     with pytest.raises(AssertionError):
@@ -69,16 +70,16 @@ def test_evaluation_check_compares_with_numpy(tf, mnist):
 
 
 def test_crossing_interpolates_in_log_batch():
-    b, text = analysis._crossing([(1, 0.5, "a"), (10, 0.8, "a"), (100, 2.0, "tfimpl-graph")])
+    b, text = analysis.crossing([(1, 0.5, "a"), (10, 0.8, "a"), (100, 2.0, "tfimpl-graph")])
     expected = 10 ** (1 + math.log(1 / 0.8) / math.log(2.0 / 0.8))
     assert b == pytest.approx(expected) and 10 < b < 100
     assert "tfimpl-graph" in text and "between batch 10 and 100" in text
     # ahead, then behind again at the largest size: no crossover to report
-    b, text = analysis._crossing([(1, 0.5, "a"), (10, 2.0, "a"), (100, 0.7, "a")])
+    b, text = analysis.crossing([(1, 0.5, "a"), (10, 2.0, "a"), (100, 0.7, "a")])
     assert b is None and "behind NumPy again" in text
-    b, text = analysis._crossing([(1, 1.5, "a"), (10, 3.0, "a")])
+    b, text = analysis.crossing([(1, 1.5, "a"), (10, 3.0, "a")])
     assert b is None and "ahead of NumPy at every batch" in text
-    b, text = analysis._crossing([(1, 0.5, "a"), (10, 0.9, "a")])
+    b, text = analysis.crossing([(1, 0.5, "a"), (10, 0.9, "a")])
     assert b is None and "behind NumPy at every batch" in text
 
 
@@ -127,7 +128,7 @@ def report_run(tf, tmp_path_factory):
             out,
             operations=("train_step", "forward"),
             implementations=("scratch", "tfimpl-graph", "tfimpl-xla", "keras"),
-            models=("linear", "mlp"),
+            models=("mlp",),
             batch_sizes=(1, 100),
             seconds=0.01,
             warmup=1,
@@ -146,7 +147,7 @@ def test_report_writes_json_markdown_and_plots(report_run):
     out, rep, data = report_run
     assert data["machine"]["cores"] >= 1 and data["machine"]["numpy_blas"]["name"]
     meas = data["measurements"]
-    assert len(meas) == 2 * 4 * 2 * 2  # (train_step, forward) x 4 implementations x 2 models x 2 batch sizes, CPU
+    assert len(meas) == 2 * 4 * 2  # (train_step, forward) x 4 implementations x 2 batch sizes, the MLP, CPU
     for m in meas:
         for key in ("implementation", "model", "batch_size", "device", "steps_per_second", "examples_per_second"):
             assert key in m
@@ -155,13 +156,13 @@ def test_report_writes_json_markdown_and_plots(report_run):
     assert {m["steps_per_call"] for m in meas if m["operation"] == "train_step" and m["batch_size"] == 100} == {
         workloads.ROUND_STEPS
     }
-    assert len(data["bounds"]) == 8  # (train, forward) x (1, 100) x (linear, mlp)
+    assert len(data["bounds"]) == 4  # (train, forward) x (1, 100), the MLP
     got = {(c["operation"], c["implementation"]) for c in data["crossovers"]}
     assert got == {
         (op, i) for op in ("forward", "train_step") for i in ("best tfimpl", "tfimpl-graph", "tfimpl-xla", "keras")
     }
     md = (out / "report.md").read_text()
-    assert "| linear | scratch | cpu |" in md and "## Targets" in md and data["machine"]["numpy"] in md
+    assert "| mlp | scratch | cpu |" in md and "## Targets" in md and data["machine"]["numpy"] in md
     assert "## Time to accuracy" in md and "## Does `train` run at the speed" in md and "roofline" in md
     for name in ("train_step.png", "forward.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -45,9 +45,10 @@ def test_compare_equality_families_pass_on_the_gpu(mnist):
 
 def test_benchmark_rows_for_the_gpu(mnist):
     from benchmarks import workloads
+    from benchmarks.builders import build
 
     for impl in ("tfimpl-graph-multi", "tfimpl-xla"):
-        w = workloads.build(workloads.Case("train_step", impl, "mlp", 100, "gpu"), mnist, steps=4)
+        w = build(workloads.Case("train_step", impl, "mlp", 100, "gpu"), mnist, steps=4)
         w.warm_up(1)
         losses = w.run()
         w.check(losses)

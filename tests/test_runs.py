@@ -12,7 +12,7 @@ import pytest
 from common.config import RunConfig
 from common.data import DataSet, Datasets
 from common.figures import inverse_error
-from common.runs import DIVERGENCE_FACTOR, DIVERGENCE_WINDOW, TrainingDiverged, chunk_sizes, default_out_dir, run_loop
+from common.runs import DIVERGENCE_FACTOR, DIVERGENCE_WINDOW, RunLog, TrainingDiverged, default_out_dir
 from scratch.train import train
 
 
@@ -22,24 +22,21 @@ def _tiny(n_train: int = 1000) -> Datasets:
     return Datasets(split(n_train), split(50), split(50))
 
 
-def _loop(config, data, losses_at, **kw):
-    """run_loop with a fake step: ``losses_at(step)`` is the loss of global step ``step`` (1-based)."""
-    done = [0]
+def _loop(config, data, losses_at, *, per_call: int = 1):
+    """The twins' loop with a fake step: ``losses_at(step)`` is the loss of global step ``step`` (1-based).
 
-    def run_steps(idx):
-        out = [losses_at(done[0] + i + 1) for i in range(len(idx))]
-        done[0] += len(idx)
-        return np.array(out)
-
-    return run_loop(
-        config,
-        data,
-        run_steps=run_steps,
-        evaluate=lambda s: (1.0, 0.5),
-        batch_accuracy=lambda i: 0.5,
-        progress=False,
-        **kw,
-    )
+    ``per_call > 1`` records the losses ``per_call`` steps at a time, as tfimpl's graph calls do.
+    """
+    with RunLog(config, len(data.train), progress=False) as run:
+        for epoch in range(run.epochs):
+            batches = run.batches(epoch)
+            for start in range(0, len(batches), per_call):
+                first = run.step + 1
+                losses = [losses_at(s) for s in range(first, first + len(batches[start : start + per_call]))]
+                if run.record_all(losses):
+                    run.log(accuracy=0.5)
+            run.validate(1.0, 0.5)
+    return run.history, run.stats(1.0, 0.5)
 
 
 def test_history_epochs_are_exact():
@@ -52,6 +49,14 @@ def test_history_epochs_are_exact():
     assert stats["epochs"] == 2.3 and stats["steps"] == 23
 
 
+def test_the_batches_are_the_epochs_permutations_cut_at_the_last_step():
+    run = RunLog(RunConfig(batch_size=100, steps=23), 1000, progress=False)
+    assert run.epochs == 3 and [len(run.batches(e)) for e in range(3)] == [10, 10, 3]
+    seen = np.concatenate([run.batches(e).ravel() for e in range(2)])
+    assert sorted(seen[:1000]) == list(range(1000))  # each epoch visits every example once
+    assert not np.array_equal(run.batches(0), run.batches(1))  # and each epoch has its own order
+
+
 def test_summary_timings_are_consistent(mnist):
     s = train(RunConfig(steps=30, log_every=10), mnist, progress=False).summary
     assert s["compile_seconds"] == 0.0 and s["train_seconds"] > 0
@@ -62,7 +67,7 @@ def test_summary_timings_are_consistent(mnist):
 def test_a_nan_names_its_step_and_a_tenth_of_the_rate():
     config = RunConfig(batch_size=100, steps=50, learning_rate=0.5)
     with pytest.raises(TrainingDiverged) as exc:
-        _loop(config, _tiny(), lambda s: math.nan if s == 37 else 2.0, steps_per_call=10)
+        _loop(config, _tiny(), lambda s: math.nan if s == 37 else 2.0, per_call=10)
     assert exc.value.step == 37 and exc.value.suggested_rate == 0.05
     assert "at step 37" in str(exc.value) and "--lr 0.05" in str(exc.value)
 
@@ -84,14 +89,36 @@ def test_a_loss_that_rises_less_than_tenfold_is_not_divergence():
     assert stats["steps"] == 120
 
 
-def test_chunked_calls_cover_every_step_once():
+def test_ctrl_c_inside_the_loop_says_at_which_step():
+    from common.runs import Interrupted
+
+    def losses_at(step):
+        if step == 7:
+            raise KeyboardInterrupt
+        return 2.0
+
+    with pytest.raises(Interrupted, match="interrupted at step 6 of 23; nothing written"):
+        _loop(RunConfig(batch_size=100, steps=23), _tiny(), losses_at)
+
+
+def test_tfimpl_calls_cover_every_step_once_cut_where_rows_fall():
+    pytest.importorskip("tensorflow")
+    from tfimpl.compiled import call_sizes, calls
+
     # 55 steps an epoch (5500 images at batch 100), 20 per call, logs every 100, 130 steps:
     # 20, 20, 15 (epoch end), 20, 20, 5 (a log row at step 100), 10 (epoch end), 20
     config = RunConfig(batch_size=100, steps=130, steps_per_call=20)
-    assert chunk_sizes(config, 5500, 20) == [20, 15, 5, 10]
-    seen = []
-    _loop(config, _tiny(5500), lambda s: seen.append(s) or 2.0)
-    assert seen == list(range(1, 131))
+    assert call_sizes(config, 5500, 20, cut_at_log_rows=True) == [20, 15, 5, 10]
+    run = RunLog(config, 5500, progress=False)
+    sizes, seen = [], []
+    for epoch in range(run.epochs):
+        first = epoch * run.per_epoch
+        for block in calls(run.batches(epoch), 20, first, config.log_every):
+            sizes.append(len(block))
+            seen.extend(block.tolist())
+    assert sizes == [20, 20, 15, 20, 20, 5, 10, 20]
+    assert seen == np.concatenate([run.batches(e) for e in range(run.epochs)]).tolist()
+    assert call_sizes(config, 5500, 20, cut_at_log_rows=False) == [20, 15]  # 20, 20, 15, 20, 20, 15, 20
 
 
 def test_tfimpl_with_steps_not_a_multiple_of_the_call_trains_every_step_once(mnist):
@@ -104,8 +131,10 @@ def test_tfimpl_with_steps_not_a_multiple_of_the_call_trains_every_step_once(mni
         one = tf_train(RunConfig(**base, steps_per_call=1), mnist, progress=False)
         chunked = tf_train(RunConfig(**base, steps_per_call=20), mnist, progress=False)
     assert chunked.summary["steps"] == 67 and chunked.summary["traces"] == 1
+    assert chunked.summary["steps_per_call"] == 20
     for k in one.params:  # the same steps on the same batches, only grouped differently: the same bits
         np.testing.assert_array_equal(one.params[k], chunked.params[k])
+    assert one.history == chunked.history  # and the same rows: the calls are cut where rows fall
 
 
 def test_the_default_output_folder():
@@ -113,27 +142,6 @@ def test_the_default_output_folder():
         "runs/scratch-mlp-adam-seed3"
     )
     assert default_out_dir("tfimpl", RunConfig(out="x/y")) == Path("x/y")
-
-
-def test_train_without_out_writes_the_default_folder(tmp_path):
-    import os
-    import subprocess
-    import sys
-
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    result = subprocess.run(
-        [sys.executable, "-m", "scratch", "train", "--steps", "5"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in (tmp_path / "runs" / "scratch-linear-sgd-seed0").iterdir()) == [
-        "history.jsonl",
-        "params.npz",
-        "summary.json",
-    ]
 
 
 @pytest.mark.parametrize("twin", ["scratch", "tfimpl"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 import pytest
@@ -13,6 +12,7 @@ tf = pytest.importorskip("tensorflow", reason="tfimpl needs TensorFlow: pip inst
 from device_bounds import FLOAT32_FLIPS  # noqa: E402
 
 from common.config import RunConfig  # noqa: E402
+from common.errors import UserError  # noqa: E402
 from common.files import load_params  # noqa: E402
 from scratch import models as np_models  # noqa: E402
 from tfimpl import models as tf_models  # noqa: E402
@@ -73,7 +73,7 @@ def test_gpu_run_reports_its_device(mnist):
 def test_gpu_without_one_is_a_clear_error(mnist):
     if tf.config.list_physical_devices("GPU"):
         pytest.skip("a GPU is visible, so --device gpu is valid here")
-    with pytest.raises(RuntimeError, match="sees no GPU"):
+    with pytest.raises(UserError, match="sees no GPU"):
         tf_train(RunConfig(steps=1, device="gpu"), mnist, progress=False)
 
 
@@ -105,22 +105,9 @@ def test_gpu_without_one_is_a_clear_error(mnist):
     ids=["linear-sgd", "linear-adam", "mlp"],
 )
 def test_tutorial_numbers_from_the_command(tmp_path, argv, steps, floor):
-    """The real command, in its own process (as a user runs it; its memory is its own)."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    out = tmp_path / "run"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    result = subprocess.run(
-        [sys.executable, "-m", "tfimpl", "train", *argv, "--out", str(out)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    s = json.loads((out / "summary.json").read_text())
+    """The command's ``main``, as ``python -m tfimpl train`` runs it, then what it wrote."""
+    assert tf_main(["train", *argv, "--out", str(tmp_path / "run")]) == 0
+    s = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert s["implementation"] == "tfimpl" and s["device"].startswith(("CPU", "GPU"))
     assert s["steps"] == steps and s["test_accuracy"] >= floor, s["test_accuracy"]
 

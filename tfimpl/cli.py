@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from common.cli import add_figure_commands, add_train_command, print_experiment, run_command
+from common.cli import add_figure_commands, add_train_command, one_line_errors, print_experiment
 from common.config import add_run_arguments, config_from_args, positive_int
 from common.data import load_mnist
 from common.figures import Implementation, make_figures, read_run
@@ -97,4 +97,8 @@ def build_parser():
 
 
 def main(argv=None):
-    return run_command(build_parser(), argv, extra_errors=(RuntimeError,))
+    """Run a subcommand. The user's mistakes end in one ``error:`` line; a bug keeps its traceback."""
+    args = build_parser().parse_args(argv)
+    with one_line_errors() as outcome:
+        outcome.status = args.func(args)
+    return outcome.status

@@ -9,38 +9,79 @@ steps runs inside the graph (like Keras' ``steps_per_execution``):
   the host. The body therefore holds :data:`UNROLL` steps written out one after another, so the host is
   asked once per :data:`UNROLL` steps; a second loop takes the remainder.
 
-:func:`warm_up` traces and compiles for each number of steps per call a run will use, then puts every
-parameter and optimizer variable back, so the warm-up never trains the model. :func:`make_evaluate`
-compiles the evaluation (loss and accuracy of a split) as one graph.
+:func:`calls` cuts an epoch's batches into the calls :func:`tfimpl.train.train` makes (a whole epoch
+each by default), :func:`call_sizes` lists the sizes a run will use, and :func:`warm_up` traces and
+compiles each of them, then puts every parameter and optimizer variable back, so the warm-up never trains
+the model. :func:`make_evaluate` compiles the evaluation of a split as one graph. The NumPy twin needs
+none of this: :func:`scratch.train.train` calls its step once per batch.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import numpy as np
+
+from common.config import RunConfig
+from common.runs import total_steps
+
 from . import models
 from .backend import tf
-from .train import train_step
 
-__all__ = ["UNROLL", "make_evaluate", "make_train_function", "warm_up"]
+__all__ = ["UNROLL", "call_sizes", "calls", "make_evaluate", "make_train_function", "warm_up"]
 
 #: Train steps written out inside one iteration of the graph's loop (without XLA).
 UNROLL = 8
 
 
-def make_train_function(params, optimizer, X, T, batch_size, *, loss, l2, activation, xla=False, unroll=None):
+def _cuts(n: int, k: int, first_step: int, log_every: int | None) -> Iterator[tuple[int, int]]:
+    """``(start, size)`` of each call over ``n`` steps: at most ``k`` steps, and with ``log_every`` never
+    across a multiple of it (counting from ``first_step``), so a history row falls at every multiple."""
+    start = 0
+    while start < n:
+        size = min(k, n - start)
+        if log_every is not None:
+            size = min(size, log_every - (first_step + start) % log_every)
+        yield start, size
+        start += size
+
+
+def calls(batches: np.ndarray, k: int, first_step: int, log_every: int | None = None) -> Iterator[np.ndarray]:
+    """An epoch's ``batches: (n, B)`` as the ``(size, B)`` blocks of consecutive graph calls (see :func:`_cuts`).
+
+    Without ``log_every`` a call may cross a log row, which then comes after the call: a whole epoch per
+    call on a GPU means one read-back per epoch.
+    """
+    for start, size in _cuts(len(batches), k, first_step, log_every):
+        yield batches[start : start + size]
+
+
+def call_sizes(config: RunConfig, n_train: int, k: int, *, cut_at_log_rows: bool) -> list[int]:
+    """Every distinct number of steps one call of a run will take, in order of first use."""
+    per_epoch, steps = n_train // config.batch_size, total_steps(config, n_train)
+    log_every = config.log_every if cut_at_log_rows else None
+    sizes = {}
+    for epoch in range(-(-steps // per_epoch)):
+        n = min(per_epoch, steps - epoch * per_epoch)
+        sizes.update((size, None) for _, size in _cuts(n, k, epoch * per_epoch, log_every))
+    return list(sizes)
+
+
+def make_train_function(step, X, T, batch_size, *, xla=False, unroll=None):
     """``run_steps(idx: (k, B) int64) -> (k,) losses`` over the on-device data ``X, T``.
 
-    ``unroll`` steps are written out per loop iteration (default :data:`UNROLL` without XLA, 1 with it);
-    the parameters end bitwise the same whatever ``unroll`` is. The data are passed to the graph as
-    arguments, not captured by it, so they are freed with the run (``run_steps.graph`` is the
-    ``tf.function``, traced once).
+    ``step(x, y) -> loss`` is one train step on a batch (:func:`tfimpl.train.train_step` with its
+    parameters, optimizer and loss bound; build the optimizer first). ``unroll`` steps are written out per
+    loop iteration (default :data:`UNROLL` without XLA, 1 with it); the parameters end bitwise the same
+    whatever ``unroll`` is. The data are passed to the graph as arguments, not captured by it, so they
+    are freed with the run (``run_steps.graph`` is the ``tf.function``, traced once).
     """
-    optimizer.build(list(params.values()))
     unroll = (1 if xla else UNROLL) if unroll is None else unroll
 
     def one_step(X, T, row):
         with tf.name_scope("inputs"):
             xb, yb = tf.gather(X, row), tf.gather(T, row)
-        return train_step(params, optimizer, xb, yb, loss=loss, l2=l2, activation=activation)
+        return step(xb, yb)
 
     signature = [
         tf.TensorSpec(X.shape, X.dtype),
@@ -67,13 +108,13 @@ def make_train_function(params, optimizer, X, T, batch_size, *, loss, l2, activa
     return run_steps
 
 
-def warm_up(run_steps, params, optimizer, sizes, batch_size) -> None:
-    """Trace and compile ``run_steps`` for each of ``sizes`` steps per call, leaving the model untouched.
+def warm_up(run_steps, variables, sizes, batch_size) -> None:
+    """Trace and compile ``run_steps`` for each of ``sizes`` steps per call, leaving ``variables`` untouched.
 
-    Runs each size once on the first rows of the training data, then assigns every parameter and every
-    optimizer variable (moments, accumulators, the step count) its value from before.
+    Runs each size once on the first rows of the training data, then assigns every variable (the
+    parameters and the optimizer's moments, accumulators and step count) its value from before.
     """
-    variables = list(params.values()) + list(optimizer.variables)
+    variables = list(variables)
     saved = [tf.identity(v) for v in variables]
     for k in sizes:
         run_steps(tf.reshape(tf.range(k * batch_size, dtype=tf.int64), (k, batch_size))).numpy()
@@ -82,12 +123,12 @@ def warm_up(run_steps, params, optimizer, sizes, batch_size) -> None:
 
 
 def make_evaluate(params, *, loss, activation, xla=False):
-    """A compiled ``evaluate(x, labels) -> (loss, accuracy)`` of the whole split, as tensors."""
+    """A compiled ``evaluate(x, labels) -> (loss, accuracy)`` of a whole split, as tensors."""
 
     signature = [tf.TensorSpec([None, 784], params["W1"].dtype), tf.TensorSpec([None], tf.int64)]
 
     @tf.function(jit_compile=xla, input_signature=signature)  # one trace serves every split
     def evaluate(x, labels):
-        return models._loss_and_accuracy(params, x, labels, loss=loss, activation=activation)
+        return models.evaluate(params, x, labels, loss=loss, activation=activation)
 
     return evaluate

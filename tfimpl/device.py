@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 
+from common.errors import UserError
+
 from .backend import tf
 
 __all__ = ["describe", "exact_float32", "op_determinism_enabled", "precision", "resolve_device", "tensor_float_32"]
@@ -21,19 +23,19 @@ def resolve_device(name: str = "auto") -> str:
 
     Raises
     ------
-    RuntimeError
+    common.errors.UserError
         ``gpu`` was asked for and TensorFlow sees none (with what to install).
     """
     gpus = tf.config.list_physical_devices("GPU")
     if name == "cpu":
         return "/CPU:0"
     if name == "gpu" and not gpus:
-        raise RuntimeError(
+        raise UserError(
             "--device gpu, but TensorFlow sees no GPU. Install the CUDA build (pip install -e '.[gpu]', "
             "which pulls tensorflow[and-cuda]) on a machine with an NVIDIA driver, or use --device cpu / auto."
         )
     if name not in ("auto", "gpu"):
-        raise ValueError(f"unknown device {name!r}; choose auto, cpu or gpu")
+        raise UserError(f"unknown device {name!r}; choose auto, cpu or gpu")
     return "/GPU:0" if gpus else "/CPU:0"
 
 

@@ -14,6 +14,7 @@ from common import experiments as registry
 from common import rules
 from common.config import RunConfig
 from common.data import Datasets
+from common.errors import UserError
 from common.labels import one_hot
 
 from . import models
@@ -57,7 +58,7 @@ def learn_inverse(A, *, steps=5000, learning_rate=0.01):
     """
     A = np.asarray(A, dtype=np.float64)
     if A.ndim != 2 or A.shape[0] != A.shape[1]:
-        raise ValueError(f"A must be square, got shape {A.shape}")
+        raise UserError(f"A must be square, got shape {A.shape}")
     A_t, eye = tf.constant(A), tf.eye(len(A), dtype=tf.float64)
     X = tf.Variable(tf.zeros_like(A_t))
     opt = Adagrad(learning_rate=learning_rate)

@@ -13,6 +13,7 @@ import itertools
 import numpy as np
 
 from common import rules
+from common.errors import InputTypeError, UserError
 from common.labels import check_labels
 from common.spec import INITIALIZERS as INITIALIZER_NAMES
 from common.spec import LOSS_FORMS, NUM_CLASSES, layer_sizes
@@ -52,9 +53,9 @@ def init_params(model="linear", *, hidden=None, init="zeros", std=None, seed=0, 
 def _check_inputs(params, x):
     W1 = params["W1"]
     if x.shape.rank != 2 or x.shape[1] != W1.shape[0]:
-        raise ValueError(f"x must have shape (N, {W1.shape[0]}), got {tuple(x.shape)}; flatten images to 784 pixels")
+        raise UserError(f"x must have shape (N, {W1.shape[0]}), got {tuple(x.shape)}; flatten images to 784 pixels")
     if x.dtype != W1.dtype:
-        raise TypeError(f"x is {x.dtype.name} but the parameters are {W1.dtype.name}; load the data in that dtype")
+        raise InputTypeError(f"x is {x.dtype.name} but the parameters are {W1.dtype.name}; load the data in that dtype")
 
 
 def _logits(params, x, activation):
@@ -70,7 +71,6 @@ def _logits(params, x, activation):
 def forward(params, x, *, activation="relu"):
     """``(logits, cache)``; the cache is what :func:`backward` needs to replay the pass on a tape."""
     x = tf.convert_to_tensor(x)
-    _check_inputs(params, x)
     return _logits(params, x, activation), (params, x, activation)
 
 
@@ -85,10 +85,9 @@ def backward(dlogits, caches, *, activation="relu", need_dx=False):
     return dict(zip(keys, grads, strict=True)), (dx if need_dx else None)
 
 
-def _targets(y, form, n, dtype):
-    """Labels in the form the loss wants; the shape rule is :func:`common.labels.check_labels`."""
+def _as_form(y, form, dtype):
+    """Labels in the form the loss wants, as :func:`common.labels.as_form`: converted, not checked."""
     y = tf.convert_to_tensor(y)
-    check_labels(tuple(y.shape), y.dtype.is_integer, n)
     if y.shape.rank == 1:
         return y if form == "sparse" else tf.one_hot(y, NUM_CLASSES, dtype=dtype)
     return tf.argmax(y, axis=1) if form == "sparse" else tf.cast(y, dtype)
@@ -96,11 +95,9 @@ def _targets(y, form, n, dtype):
 
 def loss_and_grads(params, x, y, *, loss="softmax_cross_entropy", l2=0.0, activation="relu"):
     """The seam: mean batch loss (+ L2) and its gradient for every parameter, from ``tf.GradientTape``."""
-    rules.check_choice("loss", loss, losses.LOSSES)
     x = tf.convert_to_tensor(x)
-    _check_inputs(params, x)
     loss_fn, _ = losses.LOSSES[loss]
-    targets = _targets(y, LOSS_FORMS[loss], x.shape[0], x.dtype)
+    targets = _as_form(y, LOSS_FORMS[loss], x.dtype)
     keys = list(params)
     with tf.GradientTape() as tape:
         with tf.name_scope("model"):
@@ -124,7 +121,9 @@ def input_grad(params, x, *, activation="relu"):
 
 
 def predict(params, x, *, activation="relu"):
-    """Class ids: ``tf.argmax`` of the logits."""
+    """Class ids: ``tf.argmax`` of the logits; ``x`` is checked first, as in :func:`scratch.models.predict`."""
+    x = tf.convert_to_tensor(x)
+    _check_inputs(params, x)
     return tf.argmax(forward(params, x, activation=activation)[0], axis=1)
 
 
@@ -134,16 +133,16 @@ def accuracy(params, x, labels, *, activation="relu"):
 
 
 def evaluate(params, x, labels, *, loss="softmax_cross_entropy", activation="relu"):
-    """``(loss, accuracy)`` on a whole split, no L2 term, as Python floats."""
-    value, acc = _loss_and_accuracy(params, x, labels, loss=loss, activation=activation)
-    return float(value), float(acc)
+    """``(loss, accuracy)`` on a whole split, no L2 term, as scalar tensors (``float()`` gives the numbers).
 
-
-def _loss_and_accuracy(params, x, labels, *, loss="softmax_cross_entropy", activation="relu"):
-    """:func:`evaluate` as tensors, so a ``tf.function`` can hold it (:func:`tfimpl.compiled.make_evaluate`)."""
+    Tensors rather than floats, so that a ``tf.function`` can hold it (:func:`tfimpl.compiled.make_evaluate`).
+    ``x`` and ``labels`` are checked first, by :func:`common.labels.check_labels`'s rule.
+    """
+    x, labels = tf.convert_to_tensor(x), tf.convert_to_tensor(labels)
+    _check_inputs(params, x)
+    check_labels(tuple(labels.shape), labels.dtype.is_integer, x.shape[0])
     loss_fn, _ = losses.LOSSES[loss]
     logits, _ = forward(params, x, activation=activation)
-    value = loss_fn(logits, _targets(labels, LOSS_FORMS[loss], logits.shape[0], logits.dtype))
-    labels = tf.cast(labels, tf.int64)
-    acc = tf.reduce_mean(tf.cast(tf.argmax(logits, axis=1) == labels, tf.float64))
+    value = loss_fn(logits, _as_form(labels, LOSS_FORMS[loss], logits.dtype))
+    acc = tf.reduce_mean(tf.cast(tf.argmax(logits, axis=1) == tf.cast(labels, tf.int64), tf.float64))
     return value, acc

@@ -1,24 +1,26 @@
-r"""Training as TensorFlow graphs: the step by the tape and Keras, the loop shared with :mod:`scratch`.
+r"""Training as TensorFlow graphs: the step by the tape and Keras, the loop written out as in :mod:`scratch`.
 
-:func:`train_step` mirrors :func:`scratch.train.train_step` line for line. :func:`train` hands the
-bookkeeping (shuffling, batching, logging, validation, the divergence stop, timings) to
-:func:`common.runs.run_loop`, as the NumPy twin does, so both see the same batches in the same order.
-What differs is inside (:mod:`tfimpl.compiled`): the training set lives on the device, each graph call
-runs ``k`` steps (a whole epoch unless ``--steps-per-call`` says otherwise), compilation happens before
-the clock starts, and validation is one compiled call.
+:func:`train_step` mirrors :func:`scratch.train.train_step` line for line. :func:`train` is the same loop
+as :func:`scratch.train.train`, with the same bookkeeping (:class:`common.runs.RunLog`: batches, history
+rows, the divergence watch, the clock), so both twins see the same batches in the same order. What
+differs is the step's packaging (:mod:`tfimpl.compiled`): the training set lives on the device, one
+graph call runs ``k`` steps (a whole epoch unless ``--steps-per-call`` says otherwise), compilation
+happens before the clock starts, and validation is one compiled call.
 """
 
 from __future__ import annotations
+
+import time
 
 import numpy as np
 
 from common.config import RunConfig
 from common.data import Datasets, load_mnist
 from common.labels import targets
-from common.runs import TrainResult, calls_of, make_summary, run_loop
+from common.runs import RunLog, TrainResult, make_summary
 from common.spec import LOSS_FORMS
 
-from . import models
+from . import compiled, models
 from .backend import tf
 from .bridge import to_numpy, to_variables
 from .device import describe, precision, resolve_device, tensor_float_32
@@ -48,50 +50,47 @@ def train(config: RunConfig, data: Datasets | None = None, *, progress: bool = T
 
     ``initial_params`` (a NumPy dict) replaces the TF initialiser, e.g. for lockstep runs.
     """
-    from .compiled import make_evaluate, make_train_function, warm_up
-
     dtype = np.dtype(config.dtype)
     data = load_mnist(config.data_dir, dtype=dtype) if data is None else data
     device = resolve_device(config.device)
     with tensor_float_32(config.tf32), tf.device(device):
         params = _initial(config, initial_params, dtype)
         optimizer = make_optimizer(config.optimizer, config.learning_rate, momentum=config.momentum)
-        X = tf.constant(data.train.images)
+        optimizer.build(list(params.values()))
+        X = tf.constant(data.train.images)  # (55000, 784), on the device once
         T = tf.constant(targets(data.train.labels, LOSS_FORMS[config.loss], len(data.train), dtype))
-        kw = {"loss": config.loss, "activation": config.activation}
-        run_steps = make_train_function(params, optimizer, X, T, config.batch_size, l2=config.l2, xla=config.xla, **kw)
-        evaluate_graph = make_evaluate(params, xla=config.xla, **kw)
+        kw = {"loss": config.loss, "l2": config.l2, "activation": config.activation}
+        run_steps = compiled.make_train_function(
+            lambda x, y: train_step(params, optimizer, x, y, **kw), X, T, config.batch_size, xla=config.xla
+        )
+        evaluate = compiled.make_evaluate(params, loss=config.loss, activation=config.activation, xla=config.xla)
         splits = {
             s: (tf.constant(getattr(data, s).images), tf.constant(getattr(data, s).labels))
             for s in ("validation", "test")
         }
 
-        def evaluate(split):
-            value, acc = evaluate_graph(*splits[split])
-            return float(value), float(acc)
+        def score(split):  # (loss, accuracy) on a whole split, as Python floats
+            return tuple(float(v) for v in evaluate(*splits[split]))
 
-        def compile_all(sizes):
-            """Trace and compile the train graph for every call size, and the evaluation; change nothing."""
-            warm_up(run_steps, params, optimizer, sizes, config.batch_size)
-            for split in splits:
-                evaluate(split)
+        k = config.steps_per_call or len(X) // config.batch_size  # steps per graph call
+        log_every = config.log_every if config.steps_per_call else None  # by default a call may cross a row
+        sizes = compiled.call_sizes(config, len(X), k, cut_at_log_rows=log_every is not None)
+        started = time.perf_counter()  # tracing and compiling, apart from the steady state
+        compiled.warm_up(run_steps, [*params.values(), *optimizer.variables], sizes, config.batch_size)
+        score("validation")
+        compile_seconds = time.perf_counter() - started
 
-        history, stats = run_loop(
-            config,
-            data,
-            run_steps=lambda idx: run_steps(tf.constant(idx, tf.int64)).numpy(),
-            evaluate=evaluate,
-            batch_accuracy=lambda i: models.accuracy(
-                params, tf.gather(X, i), data.train.labels[i], activation=config.activation
-            ),
-            warm_up=compile_all,
-            cut_at_log_rows=config.steps_per_call is not None,  # by default a whole epoch per call
-            progress=progress,
-            desc=f"tfimpl {config.model}",
-        )
-        stats["traces"] = int(run_steps.graph.experimental_get_tracing_count())
+        with RunLog(config, len(X), progress=progress, desc=f"tfimpl {config.model}") as run:
+            for epoch in range(run.epochs):
+                for idx in compiled.calls(run.batches(epoch), k, run.step, log_every):  # idx: (k, B), one call
+                    losses = run_steps(tf.constant(idx)).numpy()  # (k,)
+                    if run.record_all(losses):  # checks each loss; True when a history row is due
+                        x, y = tf.gather(X, idx[-1]), data.train.labels[idx[-1]]
+                        run.log(accuracy=models.accuracy(params, x, y, activation=config.activation))
+                run.validate(*score("validation"))
+        stats = run.stats(*score("test"), compile_seconds=compile_seconds)
+        stats.update(traces=int(run_steps.graph.experimental_get_tracing_count()), steps_per_call=max(sizes))
         stats["precision"] = precision(config.dtype, device)
-        stats["steps_per_call"] = calls_of(config, len(data.train))
     versions = {"numpy": np.__version__, "tensorflow": tf.__version__}
     summary = make_summary("tfimpl", config, stats, device=describe(device), versions=versions)
-    return TrainResult(params=to_numpy(params), history=history, summary=summary)
+    return TrainResult(params=to_numpy(params), history=run.history, summary=summary)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scratch import gradcheck, layers, losses, models
+from common.errors import InputTypeError, UserError
+from scratch import bugs, gradcheck, layers, losses, models
 
-# Relative error in the max-norm (scratch/gradcheck.py). In float64 with h = 1e-5 a correct gradient
-# measures 1e-10..2e-9 on these batches; the issue's bound is 1e-7.
-TOL = 1e-7
+TOL = gradcheck.TOLERANCE  # 1e-7: central differences measure 1e-10..2e-9 on these batches (scratch/gradcheck.py)
 
 
 def _params(model, seed=0):
@@ -47,7 +46,7 @@ def test_loss_and_grads_against_finite_differences(batch, model, loss):
         tolerance=TOL,
         samples=40,
     )
-    bad = [f"{r.name}: {r.max_rel_error:.2e}" for r in rows if not r.passed]
+    bad = [f"{r.check}: {r.max_rel_error:.2e}" for r in rows if not r.passed]
     assert not bad, f"{model}/{loss} gradients off: {bad}"
 
 
@@ -61,7 +60,7 @@ def test_batch_of_one_against_finite_differences(batch, model):
     rows = gradcheck.check_gradients(
         lambda: models.loss_and_grads(params, x, labels)[0], params, grads, tolerance=TOL, samples=40
     )
-    assert all(r.passed for r in rows), [(r.name, r.max_rel_error) for r in rows]
+    assert all(r.passed for r in rows), [(r.check, r.max_rel_error) for r in rows]
     np.testing.assert_allclose(
         grads["W1"], models.loss_and_grads(params, x.repeat(2, axis=0), labels.repeat(2))[1]["W1"]
     )
@@ -79,20 +78,20 @@ def test_other_activations_backprop(batch, activation):
         tolerance=TOL,
         samples=40,
     )
-    assert all(r.passed for r in rows), [(r.name, r.max_rel_error) for r in rows]
+    assert all(r.passed for r in rows), [(r.check, r.max_rel_error) for r in rows]
 
 
 def test_negative_control_wrong_relu_backward_fails(batch, monkeypatch):
     """A ReLU backward that passes the gradient everywhere (forgets the mask) must be caught."""
     x, labels = batch
     params = _params("mlp")
-    monkeypatch.setitem(layers.ACTIVATIONS, "relu", (layers.relu_forward, lambda dout, cache: dout))
+    monkeypatch.setitem(layers.ACTIVATIONS, "relu", (layers.relu_forward, bugs.relu_backward_without_mask))
     _, wrong = models.loss_and_grads(params, x, labels)
     monkeypatch.undo()
     rows = gradcheck.check_gradients(
         lambda: models.loss_and_grads(params, x, labels)[0], params, wrong, tolerance=TOL, samples=40
     )
-    failed = {r.name for r in rows if not r.passed}
+    failed = {r.check for r in rows if not r.passed}
     assert {"W1", "b1"} <= failed  # the layer below the ReLU sees the wrong gradient
     assert "W2" not in failed  # the layer above does not
 
@@ -153,32 +152,37 @@ def test_truncated_normal_stays_within_two_std():
 @pytest.mark.parametrize(
     ("call", "error", "match"),
     [
-        (lambda p: models.forward(p, np.zeros((4, 28, 28), np.float32)), ValueError, r"shape \(N, 784\)"),
+        (lambda p: models.predict(p, np.zeros((4, 28, 28), np.float32)), UserError, r"shape \(N, 784\)"),
         (
-            lambda p: models.forward(p, np.zeros((4, 784), np.float64)),
-            TypeError,
+            lambda p: models.predict(p, np.zeros((4, 784), np.float64)),
+            InputTypeError,
             "float64 but the parameters are float32",
         ),
         (
-            lambda p: models.loss_and_grads(p, np.zeros((4, 784), np.float32), np.zeros(3, int)),
-            ValueError,
+            lambda p: models.evaluate(p, np.zeros((4, 784), np.float32), np.zeros(3, int)),
+            UserError,
             "one row per example",
         ),
         (
-            lambda p: models.loss_and_grads(p, np.zeros((4, 784), np.float32), np.zeros(4)),
-            TypeError,
+            lambda p: models.evaluate(p, np.zeros((4, 784), np.float32), np.zeros(4)),
+            InputTypeError,
             "integer class ids",
         ),
-        (
-            lambda p: models.loss_and_grads(p, np.zeros((4, 784), np.float32), np.zeros(4, int), loss="mse"),
-            ValueError,
-            "unknown loss",
-        ),
-        (lambda p: models.init_params("cnn"), ValueError, "unknown model"),
-        (lambda p: models.init_params("linear", hidden=(10,)), ValueError, "no hidden layer"),
-        (lambda p: models.init_params("mlp", init="ones"), ValueError, "unknown init"),
+        (lambda p: models.init_params("cnn"), UserError, "unknown model"),
+        (lambda p: models.init_params("linear", hidden=(10,)), UserError, "no hidden layer"),
+        (lambda p: models.init_params("mlp", init="ones"), UserError, "unknown init"),
     ],
 )
-def test_bad_input_is_named(call, error, match):
+def test_bad_input_is_named_where_it_comes_in(call, error, match):
+    """predict, evaluate and init_params check what a user hands them, with the project's error types."""
     with pytest.raises(error, match=match):
         call(models.init_params("linear"))
+
+
+def test_the_kernels_trust_their_inputs():
+    """forward and loss_and_grads run inside every training step and check nothing: a wrong shape is
+    NumPy's own error, with its traceback, not one of the project's (which would read as the user's fault)."""
+    params = models.init_params("linear")
+    with pytest.raises(ValueError, match="matmul") as info:
+        models.forward(params, np.zeros((4, 28, 28), np.float32))
+    assert not isinstance(info.value, UserError)

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from scratch import bugs
 from scratch.optimizers import SGD, Adagrad, Adam, make_optimizer
 
 STEPS = 200
@@ -48,25 +49,13 @@ def _assert_momentum_matches_textbook(opt):
     np.testing.assert_allclose(got, w, rtol=0, atol=1e-11)
 
 
-class _WrongSignMomentum:
-    """A deliberately wrong optimizer with the same interface: m = mu m + lr g (climbs)."""
-
-    def __init__(self, learning_rate, momentum):
-        self.lr, self.mu, self.m = learning_rate, momentum, {}
-
-    def apply(self, grads, params):
-        for k, p in params.items():
-            self.m[k] = self.mu * self.m.get(k, 0) + self.lr * grads[k]
-            p += self.m[k]
-
-
 def test_momentum_matches_the_textbook_form():
     _assert_momentum_matches_textbook(SGD(0.05, momentum=0.9))
 
 
 def test_negative_control_momentum_with_the_wrong_sign_fails_the_same_check():
     with pytest.raises(AssertionError):
-        _assert_momentum_matches_textbook(_WrongSignMomentum(0.05, 0.9))
+        _assert_momentum_matches_textbook(bugs.WrongSignMomentum(0.05, 0.9))
 
 
 def test_adagrad_elementwise_reference():
@@ -98,28 +87,13 @@ def _assert_adam_matches_the_paper_with_epsilon_hat(opt):
     np.testing.assert_allclose(got, w, rtol=1e-11, atol=0)
 
 
-class _PaperEpsilonAdam:
-    """A deliberately wrong Adam with the same interface: epsilon added where the paper adds it."""
-
-    def __init__(self, learning_rate):
-        self.lr, self.t, self.m, self.v = learning_rate, 0, {}, {}
-
-    def apply(self, grads, params):
-        self.t += 1
-        for k, p in params.items():
-            g = grads[k]
-            self.m[k] = 0.9 * self.m.get(k, 0) + 0.1 * g
-            self.v[k] = 0.999 * self.v.get(k, 0) + 0.001 * g * g
-            p -= self.lr * (self.m[k] / (1 - 0.9**self.t)) / (np.sqrt(self.v[k] / (1 - 0.999**self.t)) + 1e-7)
-
-
 def test_adam_equals_the_paper_with_epsilon_hat():
     _assert_adam_matches_the_paper_with_epsilon_hat(Adam(0.001))
 
 
 def test_negative_control_adam_with_paper_epsilon_fails_the_same_check():
     with pytest.raises(AssertionError):
-        _assert_adam_matches_the_paper_with_epsilon_hat(_PaperEpsilonAdam(_lr(0.001)))
+        _assert_adam_matches_the_paper_with_epsilon_hat(bugs.PaperEpsilonAdam(0.001))
 
 
 def test_learning_rate_is_rounded_to_float32_like_keras():
