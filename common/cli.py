@@ -27,11 +27,17 @@ __all__ = [
     "Outcome",
     "add_figure_commands",
     "add_train_command",
+    "description",
     "fail",
     "one_line_errors",
     "print_experiment",
     "train_command",
 ]
+
+
+def description(doc: str) -> str:
+    """A module docstring's first line as ``--help`` shows it: without reST's double backticks."""
+    return doc.strip().split("\n")[0].replace("``", "")
 
 
 def train_command(implementation: str, train_fn: Callable, args: argparse.Namespace) -> int:

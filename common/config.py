@@ -34,7 +34,7 @@ class RunConfig:
     """Everything that determines a training run. Same seed and config, same numbers."""
 
     model: str = "linear"
-    hidden: tuple[int, ...] | None = None  # MLP widths; None means the model's default (300,)
+    hidden: tuple[int, ...] | None = None  # MLP widths; None becomes the model's default, (300,) for the MLP
     activation: str = "relu"
     loss: str = "softmax_cross_entropy"
     l2: float = 0.0
@@ -45,7 +45,7 @@ class RunConfig:
     steps: int | None = 1000  # exactly one of steps / epochs is set
     epochs: int | None = None
     init: str | None = None  # None: the model's tutorial default, DEFAULT_INIT
-    init_std: float | None = None  # None: the initialiser's own default (0.03 normal, 0.01 truncated)
+    init_std: float | None = None  # None becomes the initialiser's default (common.spec.INIT_STD), if it has one
     seed: int = 0
     dtype: str = "float32"
     log_every: int = 100
@@ -90,6 +90,11 @@ class RunConfig:
             raise UserError("the linear model has no hidden layer; drop --hidden or use --model mlp")
         if self.hidden is not None:
             rules.check_hidden(self.hidden)
+        # Record what runs, not "the default": the model's hidden widths and the initialiser's std.
+        if self.hidden is None and spec.MODELS[self.model]:
+            object.__setattr__(self, "hidden", spec.MODELS[self.model])
+        if self.init_std is None and self.init in spec.INIT_STD:
+            object.__setattr__(self, "init_std", spec.INIT_STD[self.init])
 
     def to_dict(self) -> dict:
         """JSON-ready: tuples become lists."""

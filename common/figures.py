@@ -1,9 +1,15 @@
 r"""Every figure of the tutorials for one run folder: ``python -m scratch plots RUN_DIR`` (or ``tfimpl``).
 
 The drawing is in :mod:`common.plots`; what to draw is computed by the implementations passed in, each an
-:class:`Implementation` that a twin's command line builds from its own functions. ``python -m tfimpl
-plots`` passes TensorFlow's and NumPy's, so the optimal inputs and the learned inverse are computed both
-ways, side by side, and their difference is printed. :data:`FIGURES` is the table of figures, in order.
+:class:`Implementation` that a twin's command line builds from its own functions.
+
+* One implementation (``python -m scratch plots``, ``python -m tfimpl plots``): :data:`FIGURES`, the run's
+  own figures, into the run folder; the two side experiments, which are not about this run's model (the
+  first tutorial's linear model as it trains, and the second tutorial's matrix inverse), into its
+  ``side-experiments/`` folder.
+* Two (``python -m compare plots``): :data:`TWIN_FIGURES`, each showing both twins side by side, into the
+  run folder's ``twins/`` folder, so the twins' own figures are never overwritten; the differences are
+  printed. The learning curves are not among them: a run has one history, from the twin that trained it.
 """
 
 from __future__ import annotations
@@ -22,7 +28,10 @@ from .errors import UserError
 from .experiments import random_integer_matrix
 from .files import load_params
 
-__all__ = ["FIGURES", "Implementation", "RunFolderError", "make_figures", "read_run"]
+__all__ = ["FIGURES", "SIDE", "TWINS", "TWIN_FIGURES", "Implementation", "RunFolderError", "make_figures", "read_run"]
+
+SIDE = "side-experiments"  # the sub-folder of a run folder for figures not about its model
+TWINS = "twins"  # the sub-folder for python -m compare plots
 
 
 class RunFolderError(UserError):
@@ -116,30 +125,40 @@ def _curves(r: _Run) -> list[Path]:
     return [plots.plot_learning_curves(r.history, r.dir / "learning_curves.png", title=title)]
 
 
-def _weights(r: _Run) -> list[Path]:
-    return [plots.plot_weights(r.implementations[0].weight_snapshots(r.data), r.dir / "linear_weights.png")]
-
-
 def _hidden_layer(r: _Run) -> list[Path]:
     if len(r.params) <= 2:
         return []  # the linear model has no hidden layer
-    hidden = np.asarray(r.implementations[0].hidden(r.params, r.x, r.activation))
-    results = {impl.name: np.asarray(impl.optimal_inputs(r.params, r.activation)) for impl in r.implementations}
+    main = r.implementations[0]
+    hidden = np.asarray(main.hidden(r.params, r.x, r.activation))
     means = np.stack([r.x[r.y == k].mean(axis=0) for k in range(10)])
-    _print_agreement("optimal input images", results)
+    images = {main.name: np.asarray(main.optimal_inputs(r.params, r.activation))}
     return [
         plots.plot_fingerprints(hidden, r.y, r.dir / "fingerprints.png"),
-        plots.plot_optimal_inputs(results, means, r.dir / "optimal_inputs.png"),
+        plots.plot_optimal_inputs(images, means, r.dir / "optimal_inputs.png"),
     ]
 
 
-def _inverse(r: _Run) -> list[Path]:
+def _side_weights(r: _Run) -> list[Path]:
+    snapshots = {impl.name: impl.weight_snapshots(r.data) for impl in r.implementations}
+    title = (
+        "Side experiment, not this run: the first tutorial's linear model (zeros, SGD 0.5), its weights as it trains"
+    )
+    for name, snaps in snapshots.items():
+        accs = ", ".join(f"{acc:.1%} at step {step}" for step, _, acc in snaps)
+        print(f"side experiment (the first tutorial's linear model, trained by {name}): {accs}")
+    _print_agreement("linear weights after 1000 steps", {k: v[-1][1] for k, v in snapshots.items()})
+    return [plots.plot_twin_weights(snapshots, r.dir / SIDE / "linear_weights.png", title=title)]
+
+
+def _side_inverse(r: _Run) -> list[Path]:
     A = random_integer_matrix()
     results = {impl.name: impl.learn_inverse(A) for impl in r.implementations}
     for name, (X, _) in results.items():
-        print(f"matrix inverse, {name}: max |X - numpy.linalg.inv(A)| = {inverse_error(X, A):.2e}")
+        print(
+            f"side experiment (a matrix inverse learned by Adagrad, {name}): max |X - numpy.linalg.inv(A)| = {inverse_error(X, A):.2e}"
+        )
     _print_agreement("learned inverses", {k: v[0] for k, v in results.items()})
-    return [plots.plot_inverse(results, A, r.dir / "matrix_inverse.png")]
+    return [plots.plot_inverse(results, A, r.dir / SIDE / "matrix_inverse.png")]
 
 
 def inverse_error(X: np.ndarray, A: np.ndarray) -> float:
@@ -147,38 +166,79 @@ def inverse_error(X: np.ndarray, A: np.ndarray) -> float:
     return float(np.abs(X - np.linalg.inv(A)).max())
 
 
-#: The figures, in the order they are drawn: name -> function of the run returning the PNG paths.
-#: ``examples`` comes first: it computes the predictions the confusion matrix counts.
+def _twin_predictions(r: _Run) -> list[Path]:
+    preds = {impl.name: np.asarray(impl.predict(r.params, r.x, r.activation)) for impl in r.implementations}
+    (a_name, a), (b_name, b) = list(preds.items())[:2]
+    differ = int(np.sum(a != b))
+    print(f"test predictions of the same parameters: {a_name} and {b_name} differ on {differ} of {len(a)}")
+    cms = {name: plots.confusion_matrix(r.y, p) for name, p in preds.items()}
+    return [plots.plot_twin_confusions(cms, differ, r.dir / "predictions.png")]
+
+
+def _twin_hidden(r: _Run) -> list[Path]:
+    if len(r.params) <= 2:
+        return []
+    hidden = {impl.name: np.asarray(impl.hidden(r.params, r.x, r.activation)) for impl in r.implementations}
+    images = {impl.name: np.asarray(impl.optimal_inputs(r.params, r.activation)) for impl in r.implementations}
+    means = np.stack([r.x[r.y == k].mean(axis=0) for k in range(10)])
+    _print_agreement("hidden activations", hidden)
+    _print_agreement("optimal input images", images)
+    return [
+        plots.plot_twin_fingerprints(hidden, r.y, r.dir / "fingerprints.png"),
+        plots.plot_optimal_inputs(images, means, r.dir / "optimal_inputs.png"),
+    ]
+
+
+#: One implementation's figures, in the order they are drawn: name -> function of the run returning the
+#: PNG paths. ``examples`` comes first: it computes the predictions the confusion matrix counts.
 FIGURES = {
     "examples": _examples,
     "confusion": _confusion,
     "curves": _curves,
-    "weights": _weights,
     "hidden": _hidden_layer,
-    "inverse": _inverse,
+    "side: linear weights": _side_weights,
+    "side: inverse": _side_inverse,
+}
+
+#: Both twins side by side (``python -m compare plots``), into the run folder's ``twins/``.
+TWIN_FIGURES = {
+    "predictions": _twin_predictions,
+    "hidden": _twin_hidden,
+    "side: linear weights": _side_weights,
+    "side: inverse": _side_inverse,
 }
 
 
 def make_figures(run_dir: str | Path, data: Datasets, implementations, *, progress=True) -> list[Path]:
-    """Draw every figure into ``run_dir`` with the first implementation (the others beside it where
-    figures compare); returns the PNG paths. Prints the confusion matrix and the comparisons."""
+    """Draw a run folder's figures: :data:`FIGURES` for one implementation, :data:`TWIN_FIGURES` for two
+    (into ``twins/``); the side experiments go into a ``side-experiments/`` folder. Returns the PNG paths;
+    prints the confusion matrix, the side experiments' results and how far apart the twins end."""
     run_dir = Path(run_dir)
     summary, history = read_run(run_dir)
     params = load_params(run_dir / "params.npz")
     dtype = params["W1"].dtype
+    implementations = tuple(implementations)
+    twins = len(implementations) > 1
+    out_dir = run_dir / TWINS if twins else run_dir
+    (out_dir / SIDE).mkdir(parents=True, exist_ok=True)
     run = _Run(
-        run_dir,
+        out_dir,
         summary,
         history,
         params,
         data.test.images.astype(dtype, copy=False),
         data.test.labels,
         data,
-        tuple(implementations),
+        implementations,
         summary["config"].get("activation", "relu"),
     )
+    if twins:
+        print(
+            f"learning curves: see {run_dir / 'learning_curves.png'}; a run has one history, from the twin that trained it"
+        )
     out = []
-    bar = tqdm(FIGURES.items(), desc="figures", disable=not progress)
+    table = TWIN_FIGURES if twins else FIGURES
+    bar = tqdm(table.items(), desc="figures", disable=not progress)
     for name, draw in bar:
         bar.set_postfix_str(name)
         out += draw(run)

@@ -27,6 +27,9 @@ __all__ = [
     "plot_inverse",
     "plot_learning_curves",
     "plot_optimal_inputs",
+    "plot_twin_confusions",
+    "plot_twin_fingerprints",
+    "plot_twin_weights",
     "plot_weights",
     "save",
 ]
@@ -57,11 +60,19 @@ def plot_examples(images, labels, predictions, path, *, title: str):
     return save(fig, path)
 
 
-def plot_weights(snapshots: Sequence[tuple[int, np.ndarray, float]], path):
+def plot_weights(snapshots: Sequence[tuple[int, np.ndarray, float]], path, *, title: str | None = None):
     """The linear model's ten weight images per snapshot, on one common colour scale."""
-    vmax = max(float(np.abs(W).max()) for _, W, _ in snapshots) or 1.0
-    fig, axes = plt.subplots(len(snapshots), 10, figsize=(13, 1.55 * len(snapshots) + 0.8), squeeze=False)
-    for row, (step, W, acc) in enumerate(snapshots):
+    return plot_twin_weights({"": snapshots}, path, title=title)
+
+
+def plot_twin_weights(snapshots: dict[str, Sequence[tuple[int, np.ndarray, float]]], path, *, title: str | None = None):
+    """:func:`plot_weights` for one or more implementations: a block of rows each, on one colour scale."""
+    rows = [(name, *snap) for name, snaps in snapshots.items() for snap in snaps]
+    vmax = max(float(np.abs(W).max()) for _, _, W, _ in rows) or 1.0
+    height = 1.2 * len(rows) + 0.8
+    fig, axes = plt.subplots(len(rows), 10, figsize=(13, height), squeeze=False)
+    fig.subplots_adjust(top=1 - 0.75 / height)  # the title close above the first row, however many rows
+    for row, (name, step, W, acc) in enumerate(rows):
         for digit in range(10):
             ax = axes[row, digit]
             im = ax.imshow(W[:, digit].reshape(28, 28), cmap=DIVERGING, vmin=-vmax, vmax=vmax)
@@ -69,9 +80,10 @@ def plot_weights(snapshots: Sequence[tuple[int, np.ndarray, float]], path):
             ax.set_yticks([])
             if row == 0:
                 ax.set_title(f"digit {digit}")
-        axes[row, 0].set_ylabel(f"step {step}\n{acc:.1%}", rotation=0, ha="right", va="center", fontsize=11)
+        label = f"{name.split(' ')[0]}\nstep {step}\n{acc:.1%}" if name else f"step {step}\n{acc:.1%}"
+        axes[row, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=11)
     fig.colorbar(im, ax=axes, shrink=0.8, label="weight (red +, blue -)")
-    fig.suptitle("Softmax regression: weights W[:, digit] as images (test accuracy at left)")
+    fig.suptitle(title or "Softmax regression: weights W[:, digit] as images (test accuracy at left)")
     return save(fig, path)
 
 
@@ -116,6 +128,26 @@ def plot_confusion(cm: np.ndarray, path, *, title: str = "Confusion matrix (test
     return save(fig, path)
 
 
+def plot_twin_confusions(cms: dict[str, np.ndarray], differ: int, path):
+    """Each implementation's confusion matrix side by side (errors only: the diagonal is left blank)."""
+    fig, axes = plt.subplots(1, len(cms), figsize=(6.2 * len(cms), 5.4), squeeze=False)
+    vmax = max(int((cm - np.diag(np.diag(cm))).max()) for cm in cms.values()) or 1
+    for ax, (name, cm) in zip(axes.flat, cms.items(), strict=True):
+        errors = cm - np.diag(np.diag(cm))
+        im = ax.imshow(errors, cmap="Reds", vmin=0, vmax=vmax)
+        for i, j in zip(*np.nonzero(errors), strict=True):
+            ax.text(j, i, str(errors[i, j]), ha="center", va="center", fontsize=7)
+        ax.set_xticks(range(10))
+        ax.set_yticks(range(10))
+        ax.set_xlabel("predicted digit")
+        ax.set_ylabel("true digit")
+        ax.set_title(f"{name}: {errors.sum()} of {cm.sum()} wrong")
+    fig.colorbar(im, ax=list(axes.flat), shrink=0.8, label="misclassified test images")
+    total = next(iter(cms.values())).sum()
+    fig.suptitle(f"Errors of the same parameters in each twin: {differ} of {total} test predictions differ")
+    return save(fig, path)
+
+
 def plot_errors_per_digit(cm: np.ndarray, path):
     """How many test images of each true digit were misclassified."""
     errors = cm.sum(axis=1) - np.diag(cm)
@@ -138,7 +170,12 @@ def plot_learning_curves(history: list[dict], path, *, title: str = "Learning cu
     ax1.plot([h["step"] for h in train], [h["loss"] for h in train], label="training (mean over the last steps)")
     ax1.plot([h["step"] for h in val], [h["val_loss"] for h in val], "o-", label="validation")
     ax1.set_ylabel("loss")
-    ax2.plot([h["step"] for h in train], [h["accuracy"] for h in train], label="training batch", alpha=0.7)
+    ax2.plot(
+        [h["step"] for h in train],
+        [h["batch_accuracy"] for h in train],
+        label="the batch just trained, after its step",
+        alpha=0.7,
+    )
     ax2.plot([h["step"] for h in val], [h["val_accuracy"] for h in val], "o-", label="validation")
     ax2.set_ylabel("accuracy")
     for ax in (ax1, ax2):
@@ -163,6 +200,23 @@ def plot_fingerprints(hidden: np.ndarray, labels: np.ndarray, path, *, per_class
     ax.set_xlabel(f"hidden unit ({H.shape[1]}), grouped by the digit that activates it most on average")
     ax.set_title(f"Hidden-layer fingerprints: ReLU activations of {per_class} test images per digit")
     fig.colorbar(im, ax=ax, label="activation")
+    return save(fig, path)
+
+
+def plot_twin_fingerprints(hidden: dict[str, np.ndarray], labels: np.ndarray, path, *, per_class: int = 20):
+    """:func:`plot_fingerprints` of each implementation, stacked, with the units in the first one's order."""
+    rows = np.concatenate([np.flatnonzero(labels == k)[:per_class] for k in range(10)])
+    first = next(iter(hidden.values()))
+    means = np.stack([first[labels == k].mean(axis=0) for k in range(10)])
+    order = np.lexsort((-means.max(axis=0), means.argmax(axis=0)))
+    fig, axes = plt.subplots(len(hidden), 1, figsize=(12, 4.2 * len(hidden)), squeeze=False)
+    vmax = max(float(h[rows].max()) for h in hidden.values())
+    for ax, (name, h) in zip(axes.flat, hidden.items(), strict=True):
+        im = ax.imshow(h[rows][:, order], aspect="auto", cmap="magma", interpolation="nearest", vmin=0, vmax=vmax)
+        ax.set_yticks(np.arange(10) * per_class + per_class / 2 - 0.5, [f"digit {k}" for k in range(10)])
+        ax.set_title(f"{name}: hidden activations of {per_class} test images per digit")
+    axes[-1, 0].set_xlabel("hidden unit, grouped by the digit that activates it most (order of the first twin)")
+    fig.colorbar(im, ax=list(axes.flat), label="activation")
     return save(fig, path)
 
 

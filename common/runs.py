@@ -137,13 +137,14 @@ class RunLog:
                 for idx in run.batches(epoch):              # (B,) example ids
                     loss = train_step(params, optimizer, X[idx], T[idx])
                     if run.record(loss):                    # True when a history row is due
-                        run.log(accuracy=...)
+                        run.log(batch_accuracy=...)
                 run.validate(*evaluate(validation))
         stats = run.stats(*evaluate(test))
 
-    History rows: one every ``log_every`` steps and at the last step (``step, epoch, loss, accuracy``:
-    the mean loss since the previous row, and the accuracy the caller measured on the batch just
-    trained), and one at each epoch's end and at the run's (``step, epoch, val_loss, val_accuracy``).
+    History rows: one every ``log_every`` steps and at the last step (``step, epoch, loss,
+    batch_accuracy``: the mean loss since the previous row, and the accuracy the caller measured on the
+    batch just trained, after its update), and one at each epoch's end and at the run's (``step, epoch,
+    val_loss, val_accuracy``).
     """
 
     def __init__(self, config: RunConfig, n_train: int, *, progress: bool = True, desc: str = "train"):
@@ -192,11 +193,17 @@ class RunLog:
         done, into = divmod(self.step, self.per_epoch)
         return done + into / self.per_epoch
 
-    def log(self, accuracy: float) -> None:
-        """A history row: the mean loss since the last row, and ``accuracy`` on the batch just trained."""
-        row = {"step": self.step, "epoch": self._epoch(), "loss": float(np.mean(self._recent)), "accuracy": accuracy}
+    def log(self, batch_accuracy: float) -> None:
+        """A history row: the mean loss since the last row, and the accuracy on the batch just trained.
+
+        ``batch_accuracy`` is measured after that batch's own update, so late in training it reads 1.00
+        on many batches while validation reads 0.97: it says the step fitted its batch, not that the
+        model generalises (the validation rows say that).
+        """
+        loss = float(np.mean(self._recent))
+        row = {"step": self.step, "epoch": self._epoch(), "loss": loss, "batch_accuracy": batch_accuracy}
         self.history.append(row)
-        self._bar.set_postfix(loss=f"{row['loss']:.4f}", acc=f"{accuracy:.3f}")
+        self._bar.set_postfix(loss=f"{loss:.4f}", batch_acc=f"{batch_accuracy:.3f}")
         self._recent = []
 
     def validate(self, loss: float, accuracy: float) -> None:

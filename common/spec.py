@@ -19,6 +19,7 @@ __all__ = [
     "DEVICES",
     "DTYPES",
     "INITIALIZERS",
+    "INIT_STD",
     "LOSS_FORMS",
     "MODELS",
     "NUM_CLASSES",
@@ -42,6 +43,9 @@ LOSS_FORMS = {
 }
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
 INITIALIZERS = ("zeros", "normal", "truncated_normal", "glorot_uniform")
+#: The standard deviations of the tutorials' normal initialisers, when ``--init-std`` is not given: the
+#: MLP tutorial's ``random_normal(stddev=0.03)`` and the Adam tutorial's ``truncated_normal(stddev=0.01)``.
+INIT_STD = {"normal": 0.03, "truncated_normal": 0.01}
 OPTIMIZERS = ("sgd", "momentum", "adagrad", "adam")
 DTYPES = ("float32", "float64")
 DEVICES = ("auto", "cpu", "gpu")

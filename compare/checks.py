@@ -67,7 +67,6 @@ from tfimpl.backend import tf
 from tfimpl.bridge import to_numpy, to_variables
 
 __all__ = [
-    "HEADERS",
     "TOLERANCES",
     "batch",
     "concat",
@@ -97,19 +96,6 @@ TOLERANCES = {
     ("predictions differing", "float32"): 2,
 }
 OPTIMIZER_STEPS = 100
-
-
-#: What each family's rows compare, printed above them by ``python -m compare``.
-HEADERS = {
-    "forward": "forward: values computed by hand in NumPy (scratch) vs TensorFlow (tfimpl)",
-    "gradients": "gradients: by hand vs tf.GradientTape, and both vs central differences (float64)",
-    "layers": "layers: each hand-written backward vs the tape's vector-Jacobian product",
-    "optimizers": "optimizers: 100 steps of scratch's update vs Keras', same start, same gradients",
-    "train": "train: one epoch of lockstep training, same start, same batches",
-    "crossload": "crossload: parameters trained by one twin, predicted by both (counts of test predictions that differ)",
-    "precision": "precision: float32 and TF32 against NumPy float64 (tolerance sqrt(784) x unit roundoff)",
-    "controls": "controls: deliberately wrong pieces, each run through its family's check; each must FAIL",
-}
 
 
 def row(check: str, dtype: str, ours, reference, tolerance: float, note: str = "", *, family: str = "") -> Row:

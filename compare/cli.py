@@ -17,15 +17,30 @@ import argparse
 import sys
 import time
 
-from common.cli import one_line_errors
+from common.cli import description, one_line_errors
 from common.data import load_mnist
 from common.files import write_json
 from common.rows import format_table
 from tfimpl import backend  # noqa: F401  (imports TensorFlow without its start-up lines)
 
-__all__ = ["FAMILIES", "main", "run_families", "settings"]
+__all__ = ["FAMILIES", "HEADERS", "main", "run_families", "settings"]
 
 FAMILIES = ("forward", "gradients", "layers", "optimizers", "train", "crossload", "precision", "controls")
+
+#: What each family's rows compare, printed above them by ``python -m compare``.
+HEADERS = {
+    "forward": "forward: values computed by hand in NumPy (scratch) vs TensorFlow (tfimpl)",
+    "gradients": "gradients: by hand vs tf.GradientTape, and both vs central differences (float64)",
+    "layers": "layers: each hand-written backward vs the tape's vector-Jacobian product",
+    "optimizers": "optimizers: 100 steps of scratch's update vs Keras', same start, same gradients",
+    "train": "train: one epoch of lockstep training: both twins step by step from the same start on the same batches",
+    "crossload": "crossload: parameters trained by one twin, predicted by both (counts of test predictions that differ)",
+    "precision": (
+        "precision: float32, and TF32 (NVIDIA GPUs' float32 products with 10-bit inputs), vs NumPy float64; "
+        "tolerance sqrt(784) x unit roundoff"
+    ),
+    "controls": "controls: deliberately wrong pieces, each run through its family's check; each must FAIL",
+}
 
 
 def _family(name: str, data, runs: dict) -> list:
@@ -83,15 +98,19 @@ def run_families(families, data_dir=None, *, progress=True):
             print(f"[{family}: {len(new)} checks in {time.perf_counter() - t0:.1f} s]", file=sys.stderr, flush=True)
         rows += new
     used["precision_family"] = (
-        "TF32 rows measured on the GPU" if used["device"].startswith("GPU") else "TF32 rows emulated in NumPy"
+        "TF32 rows measured on the GPU"
+        if used["device"].startswith("GPU")
+        else "no GPU here, so its TF32 rows are emulated in NumPy (inputs rounded to 10 bits)"
     )
     return rows, used
 
 
 def _header(used: dict) -> str:
+    on = {True: "on", False: "off"}
     return (
-        f"device {used['device']}, TensorFlow {used['tensorflow']}; equality checks with TF32 "
-        f"{'on' if used['tf32'] else 'off'} and op determinism {'on' if used['op_determinism'] else 'off'}\n"
+        f"device {used['device']}, TensorFlow {used['tensorflow']}; every family but precision runs with\n"
+        f"  TF32 {on[used['tf32']]} (TF32: a GPU's float32 matrix products with inputs rounded to 10 bits)\n"
+        f"  op determinism {on[used['op_determinism']]} (the same sums in the same order on every run)\n"
         f"precision family: {used['precision_family']}"
     )
 
@@ -101,7 +120,7 @@ def _plots(args) -> int:
     from scratch.cli import IMPLEMENTATION as NUMPY
     from tfimpl.cli import implementation
 
-    for path in make_figures(args.run_dir, load_mnist(args.data_dir), (implementation(), NUMPY)):
+    for path in make_figures(args.run_dir, load_mnist(args.data_dir), (NUMPY, implementation())):
         print(path)
     return 0
 
@@ -109,8 +128,9 @@ def _plots(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m compare",
-        description=__doc__.split("\n")[0],
+        description=description(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="families:\n" + "\n".join(f"  {text}" for text in HEADERS.values()),
     )
     parser.add_argument("families", nargs="*", metavar="FAMILY", help=f"any of {', '.join(FAMILIES)} (default: all)")
     parser.add_argument("--json", metavar="FILE", help="also write the settings and the rows as JSON")
@@ -119,8 +139,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _report(args, families) -> int:
-    from .checks import HEADERS
-
     rows, used = run_families(families, args.data_dir)
     print(_header(used))
     print(format_table(rows, headers=HEADERS))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from common.cli import add_figure_commands, add_train_command, one_line_errors, print_experiment
+from common.cli import add_figure_commands, add_train_command, description, one_line_errors, print_experiment
 from common.config import positive_int
 from common.data import load_mnist
 from common.figures import Implementation, make_figures
@@ -58,7 +58,7 @@ def _experiment(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m scratch", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m scratch", description=description(__doc__))
     sub = parser.add_subparsers(dest="command", required=True)
     add_train_command(sub, "scratch", train)
     p = sub.add_parser("gradcheck", help="check every hand-written gradient against finite differences")

@@ -73,7 +73,7 @@ def train(config: RunConfig, data: Datasets | None = None, *, progress: bool = T
             for idx in run.batches(epoch):  # idx: (B,) this batch's example ids
                 loss = train_step(params, optimizer, X[idx], T[idx], **kw)
                 if run.record(loss):  # checks the loss for divergence; True when a history row is due
-                    run.log(accuracy=models.accuracy(params, X[idx], labels[idx], activation=config.activation))
+                    run.log(batch_accuracy=models.accuracy(params, X[idx], labels[idx], activation=config.activation))
             run.validate(*score(data.validation))
     stats = run.stats(*score(data.test))
     summary = make_summary("scratch", config, stats, device="cpu", versions={"numpy": np.__version__})

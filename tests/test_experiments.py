@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -70,24 +72,31 @@ def test_optimal_inputs_are_scored_highest_by_their_own_class(mnist):
 
 
 def test_plots_command_writes_every_figure(mlp_run, capsys):
+    """The run's own figures in the run folder; the side experiments, not about this model, apart."""
     assert np_main(["plots", str(mlp_run)]) == 0
-    expected = {
+    own = {
         "examples",
         "misclassified",
         "confusion",
         "errors_per_digit",
         "learning_curves",
-        "linear_weights",
         "fingerprints",
         "optimal_inputs",
-        "matrix_inverse",
     }
-    pngs = {p.stem for p in mlp_run.glob("*.png")}
-    assert expected <= pngs
-    for name in expected:
-        assert (mlp_run / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    side = {"linear_weights", "matrix_inverse"}
+    assert {p.stem for p in mlp_run.glob("*.png")} == own
+    assert {p.stem for p in (mlp_run / "side-experiments").glob("*.png")} == side
+    for path in [*mlp_run.glob("*.png"), *(mlp_run / "side-experiments").glob("*.png")]:
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     out = capsys.readouterr().out
-    assert "true\\pred" in out and "max |X - numpy.linalg.inv(A)|" in out
+    assert "true\\pred" in out
+    assert (
+        "side experiment (a matrix inverse learned by Adagrad, scratch (NumPy by hand)): max |X - numpy.linalg.inv(A)|"
+        in out
+    )
+    assert (
+        "side experiment (the first tutorial's linear model, trained by scratch (NumPy by hand)): 9.8% at step 0" in out
+    )
 
 
 def test_confusion_matrix_counts():
@@ -148,16 +157,35 @@ class TestAgainstTensorFlow:
     def test_tfimpl_plots_command(self, mlp_run, capsys):
         from tfimpl.cli import main as tf_main
 
-        for png in mlp_run.glob("*.png"):
+        for png in mlp_run.rglob("*.png"):
             png.unlink()
         assert tf_main(["plots", str(mlp_run)]) == 0
-        assert (mlp_run / "optimal_inputs.png").is_file() and (mlp_run / "matrix_inverse.png").is_file()
-        assert "vs" not in capsys.readouterr().out  # TensorFlow's figures alone: no comparison printed
+        assert (mlp_run / "optimal_inputs.png").is_file() and (
+            mlp_run / "side-experiments/matrix_inverse.png"
+        ).is_file()
+        assert " vs " not in capsys.readouterr().out  # TensorFlow's figures alone: no comparison printed
 
     def test_compare_plots_command_draws_both_twins_side_by_side(self, mlp_run, capsys):
+        """Into twins/, never over the twins' own figures; each figure shows both; the differences are printed."""
+        from device_bounds import FLOAT32_FLIPS
+
         from compare.cli import main as compare_main
 
+        before = {p: p.read_bytes() for p in mlp_run.glob("*.png")}
         assert compare_main(["plots", str(mlp_run)]) == 0
+        assert before and all(p.read_bytes() == b for p, b in before.items())
+        twins = mlp_run / "twins"
+        assert {p.stem for p in twins.glob("*.png")} == {"predictions", "fingerprints", "optimal_inputs"}
+        assert {p.stem for p in (twins / "side-experiments").glob("*.png")} == {"linear_weights", "matrix_inverse"}
         out = capsys.readouterr().out
-        assert "optimal input images: tfimpl (tf.GradientTape) vs scratch (NumPy by hand)" in out
-        assert "learned inverses: tfimpl (tf.GradientTape) vs scratch (NumPy by hand)" in out
+        pattern = r"test predictions of the same parameters: scratch .* and tfimpl .* differ on (\d+) of 10000"
+        differ = re.search(pattern, out)
+        assert differ and int(differ.group(1)) <= FLOAT32_FLIPS  # near-ties may go either way in float32
+        for what in (
+            "hidden activations",
+            "optimal input images",
+            "learned inverses",
+            "linear weights after 1000 steps",
+        ):
+            assert f"{what}: scratch (NumPy by hand) vs tfimpl (tf.GradientTape)" in out
+        assert "a run has one history" in out

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from common.cli import add_figure_commands, add_train_command, one_line_errors, print_experiment
+from common.cli import add_figure_commands, add_train_command, description, one_line_errors, print_experiment
 from common.config import add_run_arguments, config_from_args, positive_int
 from common.data import load_mnist
 from common.figures import Implementation, make_figures, read_run
@@ -82,7 +82,7 @@ def _experiment(args):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="python -m tfimpl", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tfimpl", description=description(__doc__))
     sub = parser.add_subparsers(dest="command", required=True)
     add_train_command(sub, "tfimpl", _train, tensorflow=True)
     p = sub.add_parser("graph", help="print the traced train step's operations by group")

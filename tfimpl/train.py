@@ -86,7 +86,7 @@ def train(config: RunConfig, data: Datasets | None = None, *, progress: bool = T
                     losses = run_steps(tf.constant(idx)).numpy()  # (k,)
                     if run.record_all(losses):  # checks each loss; True when a history row is due
                         x, y = tf.gather(X, idx[-1]), data.train.labels[idx[-1]]
-                        run.log(accuracy=models.accuracy(params, x, y, activation=config.activation))
+                        run.log(batch_accuracy=models.accuracy(params, x, y, activation=config.activation))
                 run.validate(*score("validation"))
         stats = run.stats(*score("test"), compile_seconds=compile_seconds)
         stats.update(traces=int(run_steps.graph.experimental_get_tracing_count()), steps_per_call=max(sizes))
