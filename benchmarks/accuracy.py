@@ -158,7 +158,7 @@ def _keras(recipe: Recipe, data: Datasets, device: str) -> dict:
 
 def time_to_accuracy(data: Datasets, models, devices, *, tensorflow: bool = True, progress: bool = True) -> list[dict]:
     """One row per (model, implementation, device): the seconds to the recipe's target accuracy."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     jobs = [(m, "scratch", "cpu") for m in models]
     if tensorflow:

@@ -105,13 +105,13 @@ def load_mnist(
     Parameters
     ----------
     folder : path-like, optional
-        Where the files are; see :func:`resolve_dir` for the fallbacks.
+        Where the files are; see :func:`common.download.resolve_dir` for the fallbacks.
     dtype : {numpy.float32, numpy.float64}
         Pixel dtype; pixels are scaled to [0, 1].
     validation_size : int
         The FIRST ``validation_size`` training images become the validation set (5000, as in TF 1).
     download : bool
-        Fetch missing files (:func:`ensure_mnist`); if False a missing file is an error.
+        Fetch missing files (:func:`common.download.ensure_mnist`); if False a missing file is an error.
     verify : bool
         Check each file's decompressed sha256. Turn off only for IDX data that is not MNIST.
 

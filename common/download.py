@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import tqdm  # plain text bars everywhere, notebooks included (no widget library needed)
 
 from .files import atomic_write_bytes
 from .idx import MNISTError

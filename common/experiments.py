@@ -32,7 +32,7 @@ def random_integer_matrix(n: int = 10, seed: int = 0) -> np.ndarray:
 def snapshots_at(steps: Sequence[int], n_train: int, seed: int, *, train_batch, snapshot, batch_size: int = 100):
     """Train batch by batch (the training loop's shuffled batches) and take ``snapshot()`` at each of ``steps``.
 
-    The schedule shared by both packages' :func:`weight_snapshots`: ``train_batch(idx)`` runs one step on
+    The schedule shared by both packages' :func:`scratch.experiments.weight_snapshots`: ``train_batch(idx)`` runs one step on
     the examples ``idx``. Returns ``[(step, *snapshot()), ...]`` in increasing step order.
     """
     per_epoch = n_train // batch_size

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import tqdm  # plain text bars everywhere, notebooks included (no widget library needed)
 
 from . import plots
 from .data import Datasets

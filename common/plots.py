@@ -244,7 +244,7 @@ def plot_optimal_inputs(results: dict[str, np.ndarray], means: np.ndarray, path,
 
 
 def plot_inverse(results: dict[str, tuple[np.ndarray, np.ndarray]], A: np.ndarray, path):
-    """Left: the L1 loss of each implementation against the step. Right: |X - inv(A)| per entry."""
+    """Left: the L1 loss of each implementation against the step. Right: ``|X - inv(A)|`` per entry."""
     inv = np.linalg.inv(A)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [1.4, 1]})
     for name, (X, losses) in results.items():

@@ -13,12 +13,17 @@ log the same rows and stop for the same reasons:
 * the clock: ``with RunLog(...) as run:`` times the loop; Ctrl-C inside it becomes :class:`Interrupted`;
 * :meth:`RunLog.stats`, :func:`make_summary`, :func:`save_run`: the summary and the run folder.
 
-Timings in ``summary.json``
-    ``compile_seconds``  tracing and compiling before the first step (0 for NumPy)
-    ``train_seconds``    the steady state: the training loop from the first step to the last, its
-                         logging and per-epoch validation included, compilation not
-    ``steps_per_second`` ``steps / train_seconds``
-    ``wall_seconds``     the whole command, data loading and the final test evaluation included
+Timings in ``summary.json``:
+
+``compile_seconds``
+    tracing and compiling before the first step (0 for NumPy)
+``train_seconds``
+    the steady state: the training loop from the first step to the last, its logging and per-epoch
+    validation included, compilation not
+``steps_per_second``
+    ``steps / train_seconds``
+``wall_seconds``
+    the whole command, data loading and the final test evaluation included
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import tqdm  # plain text bars everywhere, notebooks included (no widget library needed)
 
 from .config import RunConfig
 from .data import batch_indices

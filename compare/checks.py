@@ -1,6 +1,6 @@
 r"""The cross-checks: hand-written NumPy (:mod:`scratch`) against TensorFlow (:mod:`tfimpl`).
 
-Every check produces :class:`Row` objects: what was compared, the dtype, the largest absolute and
+Every check produces :class:`common.rows.Row` objects: what was compared, the dtype, the largest absolute and
 relative error, the tolerance, and whether it passed. Checks talk only to the public seam of the two
 packages (``losses``, ``models.loss_and_grads``, the optimizers, ``train.train_step``).
 

@@ -1,10 +1,12 @@
 r"""``python -m compare``: check, row by row, that the hand-written NumPy matches TensorFlow.
 
-python -m compare                    # everything: both models, both dtypes, then the negative controls
-python -m compare gradients layers   # some families: forward, gradients, layers, optimizers, train,
-                                     # crossload, precision, controls
-python -m compare --json rows.json   # also write the rows (with their full names) as JSON objects
-python -m compare plots RUN_DIR      # the tutorials' figures, NumPy and TensorFlow side by side
+Commands::
+
+    python -m compare                    # everything: both models, both dtypes, then the negative controls
+    python -m compare gradients layers   # some families: forward, gradients, layers, optimizers, train,
+                                         # crossload, precision, controls
+    python -m compare --json rows.json   # also write the rows (with their full names) as JSON objects
+    python -m compare plots RUN_DIR      # the tutorials' figures, NumPy and TensorFlow side by side
 
 Every family except ``precision`` runs with TF32 off and TensorFlow's op determinism on
 (:func:`tfimpl.device.exact_float32`); the caller's settings are restored afterwards. The header says

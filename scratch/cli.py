@@ -1,8 +1,10 @@
 r"""``python -m scratch``: train a model by hand, check the gradients, draw the figures, run the experiments.
 
-python -m scratch train                       # the first tutorial: about 92% in 1000 steps
-python -m scratch train --model mlp --lr 0.5 --loss clipped_binary_cross_entropy --epochs 10
-python -m scratch gradcheck                   # every loss and both models against finite differences
+Commands::
+
+    python -m scratch train                       # the first tutorial: about 92% in 1000 steps
+    python -m scratch train --model mlp --lr 0.5 --loss clipped_binary_cross_entropy --epochs 10
+    python -m scratch gradcheck                   # every loss and both models against finite differences
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ Matching Keras exactly (the comparisons in :mod:`compare` hold these to 1e-9 ove
   ``ops.cast(python_float, dtype)``, i.e. ``tf.cast``, which first makes a *float32* tensor of the Python
   number: in float64 the momentum used is 0.8999999761581421, not 0.9. Terms Keras writes as plain
   Python arithmetic (``1 - beta_1``, ``+ epsilon``) are converted straight to the parameter's dtype.
-  :func:`_keras_cast` reproduces both rules; without them float64 runs drift apart at 1e-7 in 100 steps.
+  ``_keras_cast`` reproduces both rules; without them float64 runs drift apart at 1e-7 in 100 steps.
 * Every formula below is written in the order Keras evaluates it, because floating point is not
   associative.
 

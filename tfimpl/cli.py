@@ -1,9 +1,11 @@
 r"""``python -m tfimpl``: the same ``train`` as ``python -m scratch``, on TensorFlow graphs, plus ``graph`` and ``tf1``.
 
-python -m tfimpl train                          # the first tutorial, as a tf.function
-python -m tfimpl train --device gpu --xla       # a whole epoch per call, compiled by XLA
-python -m tfimpl graph --model mlp              # the train step's operations, grouped as in the tutorial
-python -m tfimpl tf1                            # the original TF 1 listing through tf.compat.v1
+Commands::
+
+    python -m tfimpl train                          # the first tutorial, as a tf.function
+    python -m tfimpl train --device gpu --xla       # a whole epoch per call, compiled by XLA
+    python -m tfimpl graph --model mlp              # the train step's operations, grouped as in the tutorial
+    python -m tfimpl tf1                            # the original TF 1 listing through tf.compat.v1
 """
 
 from __future__ import annotations

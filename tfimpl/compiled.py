@@ -47,7 +47,7 @@ def _cuts(n: int, k: int, first_step: int, log_every: int | None) -> Iterator[tu
 
 
 def calls(batches: np.ndarray, k: int, first_step: int, log_every: int | None = None) -> Iterator[np.ndarray]:
-    """An epoch's ``batches: (n, B)`` as the ``(size, B)`` blocks of consecutive graph calls (see :func:`_cuts`).
+    """An epoch's ``batches: (n, B)`` as the ``(size, B)`` blocks of consecutive graph calls (cut as ``_cuts`` says).
 
     Without ``log_every`` a call may cross a log row, which then comes after the call: a whole epoch per
     call on a GPU means one read-back per epoch.
