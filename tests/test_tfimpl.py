@@ -169,3 +169,12 @@ def test_both_twins_train_on_the_same_batches_through_their_loops(mnist64):
     val = lambda h: [(r["step"], r["val_loss"]) for r in h if "val_loss" in r]  # noqa: E731
     assert [s for s, _ in val(ours.history)] == [s for s, _ in val(theirs.history)] == [11, 15]
     np.testing.assert_allclose([v for _, v in val(ours.history)], [v for _, v in val(theirs.history)], rtol=1e-10)
+
+
+def test_the_summary_records_what_ran(mnist):
+    """100 steps run in calls of at most 100 (not the epoch's 550), and the config says which widths and std."""
+    s = tf_train(RunConfig(model="mlp", hidden=None, steps=100, log_every=50), mnist, progress=False).summary
+    assert s["steps"] == 100 and s["steps_per_call"] <= 100
+    assert s["config"]["hidden"] == [300] and s["config"]["init"] == "normal" and s["config"]["init_std"] == 0.03
+    linear = RunConfig(optimizer="adam", init="truncated_normal")
+    assert linear.hidden is None and linear.init_std == 0.01  # the linear model has no hidden layer to record
