@@ -20,7 +20,7 @@ near :math:`784u \approx 8.7\times10^{-14}`. 1e-10 is deliberately loose against
 in another order still passes) and still fails any real mistake (a missing ``1/N`` is :math:`\sim 1`).
 
 float64 against central finite differences: **1e-7**, the gradient-check bound of
-:mod:`scratch.gradcheck` (the difference quotient is good to about :math:`10^{-11}` absolute; correct gradients
+:mod:`scratch.gradcheck` (the difference quotient is good to a few :math:`10^{-11}` absolute; correct gradients
 measure :math:`10^{-10}` to :math:`2\times10^{-9}` relative).
 
 float32, forward values and gradients: **1e-5**. A dot product of 784 terms carries a worst-case error of

@@ -54,8 +54,8 @@ def build_graph(learning_rate: float = 0.5) -> TF1Graph:
     """Describe softmax regression and one training step as a graph; nothing is computed here."""
     graph = tf.Graph()
     with graph.as_default():
-        pixels = v1.placeholder(tf.float32, shape=(None, 784), name="pixels")
-        digits = v1.placeholder(tf.int32, shape=(None,), name="digits")
+        pixels = v1.placeholder(name="pixels", dtype=tf.float32, shape=(None, 784))
+        digits = v1.placeholder(name="digits", dtype=tf.int32, shape=(None,))
         kernel = v1.get_variable("kernel", shape=(784, 10), initializer=v1.zeros_initializer())
         bias = v1.get_variable("bias", shape=(10,), initializer=v1.zeros_initializer())
         logits = tf.nn.bias_add(tf.linalg.matmul(pixels, kernel), bias, name="logits")  # (None, 10)
