@@ -39,8 +39,9 @@ each step's difference into the next; added up over 550 steps with no cancellati
 :math:`550 \times 1.7\times10^{-6} = 9.3\times10^{-4}`, a loose upper bound. What brings the MLP close to it
 is ReLU flips: a hidden unit on in one twin and off in the other changes that example's gradient by its
 whole size (``docs/math.md#floating-point-on-cpus-and-gpus``; with tanh units the gap after 550 steps is
-2.3e-7). Measured on the MLP, with op determinism on: 6.5e-4 on an AMD EPYC VM (the CPU this project is
-developed on now), 1.6e-4 on an earlier CPU, 3.0e-4 on an H100 with TF32 off. Feeding a single batch out
+about 2e-7). Measured on the MLP, with op determinism on: 6.5e-4 on an AMD EPYC VM (the CPU this project is
+developed on now; 3.0e-4 there with ``OPENBLAS_NUM_THREADS=1``, which changes NumPy's summation order),
+1.6e-4 on an earlier CPU, 3.0e-4 on an H100 with TF32 off. Feeding a single batch out
 of order moves the losses by :math:`10^{-1}`, so the bound still catches that. float64 must give
 **identical** test predictions; float32 test accuracies within **0.1 percentage point**.
 

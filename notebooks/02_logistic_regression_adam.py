@@ -109,21 +109,22 @@ grads = [np.array([0.5, -1.0, 1e-4]), np.array([0.4, -0.8, -1e-4]), np.array([-0
 lr, b1, b2, eps = 0.001, 0.9, 0.999, 1e-7
 lr32, b1_32, b2_32 = (float(np.float32(value)) for value in (lr, b1, b2))  # Keras keeps these as float32
 w_hand, m, v = np.zeros(3), np.zeros(3), np.zeros(3)
-ours, theirs = {"W": np.zeros(3)}, tf.Variable(np.zeros(3))
-opt_np, opt_tf = NumpyAdam(lr), KerasAdam(learning_rate=lr)
 moves = []
-for t, g in enumerate(grads, start=1):
-    before = w_hand.copy()
-    m = m + (g - m) * (1 - b1)
-    v = v + (g * g - v) * (1 - b2)
-    alpha = lr32 * np.sqrt(1 - b2_32**t) / (1 - b1_32**t)
-    w_hand = w_hand - alpha * m / (np.sqrt(v) + eps)
-    opt_np.apply({"W": g}, ours)
-    opt_tf.apply([tf.constant(g)], [theirs])
-    moves.append((w_hand - before) / lr)  # this step's move, in units of the rate
-    print(f"t={t}: m={m}, sqrt(v)={np.sqrt(v)}, alpha/lr={alpha / lr:.4f}")
-    print(f"      w by hand {w_hand}\n      scratch   {ours['W']}\n      Keras     {theirs.numpy()}")
-    print(f"      each weight moved by {np.round(moves[-1], 3)} x lr")
+with tf.device("/CPU:0"):  # "to the last bit" is a claim about the CPU (a GPU kernel may fuse a multiply-add)
+    ours, theirs = {"W": np.zeros(3)}, tf.Variable(np.zeros(3))
+    opt_np, opt_tf = NumpyAdam(lr), KerasAdam(learning_rate=lr)
+    for t, g in enumerate(grads, start=1):
+        before = w_hand.copy()
+        m = m + (g - m) * (1 - b1)
+        v = v + (g * g - v) * (1 - b2)
+        alpha = lr32 * np.sqrt(1 - b2_32**t) / (1 - b1_32**t)
+        w_hand = w_hand - alpha * m / (np.sqrt(v) + eps)
+        opt_np.apply({"W": g}, ours)
+        opt_tf.apply([tf.constant(g)], [theirs])
+        moves.append((w_hand - before) / lr)  # this step's move, in units of the rate
+        print(f"t={t}: m={m}, sqrt(v)={np.sqrt(v)}, alpha/lr={alpha / lr:.4f}")
+        print(f"      w by hand {w_hand}\n      scratch   {ours['W']}\n      Keras     {theirs.numpy()}")
+        print(f"      each weight moved by {np.round(moves[-1], 3)} x lr")
 same_bits = np.array_equal(w_hand, ours["W"]) and np.array_equal(ours["W"], theirs.numpy())
 moves = np.array(moves)  # (3 steps, 3 weights)
 
@@ -141,7 +142,7 @@ moves = np.array(moves)  # (3 steps, 3 weights)
 # (momentum), so the weight keeps going down, by 0.54 times the rate. Adam's steps are near the rate only
 # for gradients that keep their sign.
 #
-# The three columns agree to the last bit, once the cell does what Keras does: keep the rate and the
+# The three columns agree to the last bit on the CPU, once the cell does what Keras does: keep the rate and the
 # betas of the bias correction in float32 (0.999 becomes 0.99900001287). With the plain 0.999,
 # $1 - \beta_2^t$ at $t = 1$ is off by 1.3e-5 relative, and the weights by about 2e-8
 # (`scratch.optimizers` writes the rule out).

@@ -232,20 +232,33 @@ check("dz", dz, numerical_gradient(lambda: loss_from(z_num), z_num))
 #   = \sum_n h_{ni}\, dz_{nj} = (h^\top dz)_{ij}.$$
 #
 # A sum over $n$ of $h_{ni}$ times $dz_{nj}$ *is* the matrix product of $h^\top$ and $dz$: that step is the
-# whole of "$dW = x^\top d\text{out}$". Likewise $h_{ni}$ appears in $z_{nj}$ for every $j$:
-# $\partial L/\partial h_{ni} = \sum_j dz_{nj} W_{2,ij} = (dz\,W_2^\top)_{ni}$; and $b_{2,j}$ in every $z_{nj}$ with
-# factor 1: $db_2 = \sum_n dz_n$. The index form, `einsum("ni,nj->ij")`, and the matrix form agree:
+# whole of "$dW = x^\top d\text{out}$". The index form, `einsum("ni,nj->ij")`, and the matrix form agree:
 
 # %%
 dW2 = h.T @ dz  # (300, 10)
-db2 = dz.sum(axis=0)  # (10,)
-dh = dz @ W2.T  # (4, 300)
 index_form_gap = errors(np.einsum("ni,nj->ij", h, dz), dW2)[1]  # the sum over n, written as indices
 print(f"dW2 as a sum over the batch (einsum) vs h.T @ dz: {index_form_gap:.1e} rel")
-W2_num, b2_num, h_num = W2.copy(), b2.copy(), h.copy()
+W2_num = W2.copy()
 idx2 = rng.choice(W2.size, 200, replace=False)
 check("dW2", dW2, numerical_gradient(lambda: loss_from(h @ W2_num + b2), W2_num, indices=idx2), idx2)
+
+# %% [markdown]
+# $b_{2,j}$ appears in every $z_{nj}$ with factor 1, so its gradient adds $dz$ over the batch:
+# $db_2 = \sum_n dz_n$.
+
+# %%
+db2 = dz.sum(axis=0)  # (10,)
+b2_num = b2.copy()
 check("db2", db2, numerical_gradient(lambda: loss_from(h @ W2 + b2_num), b2_num))
+
+# %% [markdown]
+# $h_{ni}$ appears in $z_{nj}$ for every class $j$, multiplied by $W_{2,ij}$:
+# $\partial L/\partial h_{ni} = \sum_j dz_{nj} W_{2,ij} = (dz\,W_2^\top)_{ni}$. This is the gradient handed to the
+# layer below.
+
+# %%
+dh = dz @ W2.T  # (4, 300)
+h_num = h.copy()
 check("dh", dh, numerical_gradient(lambda: loss_from(h_num @ W2 + b2), h_num))
 
 # %% [markdown]
@@ -271,8 +284,7 @@ print(f"units on: {int((a > 0).sum())} of {a.size}; the gradient stops at the ot
 
 # %%
 dW1 = x.T @ da  # (784, 300)
-db1 = da.sum(axis=0)  # (300,)
-W1_num, b1_num = W1.copy(), b1.copy()
+W1_num = W1.copy()
 inked = np.flatnonzero(np.repeat(x.any(axis=0), W1.shape[1]))  # flat indices of weights fed by ink
 idx1 = rng.choice(inked, 300, replace=False)
 check(
@@ -281,10 +293,17 @@ check(
     numerical_gradient(lambda: loss_from(np.maximum(x @ W1_num + b1, 0) @ W2 + b2), W1_num, indices=idx1),
     idx1,
 )
-check("db1", db1, numerical_gradient(lambda: loss_from(np.maximum(x @ W1 + b1_num, 0) @ W2 + b2), b1_num))
 print(
     f"weights fed by a blank pixel: {W1.size - inked.size:,} of {W1.size:,}, all with gradient 0: {bool((np.delete(dW1.reshape(-1), inked) == 0).all())}"
 )
+
+# %% [markdown]
+# And the bias of the hidden layer, $db_1 = \sum_n da_n$:
+
+# %%
+db1 = da.sum(axis=0)  # (300,)
+b1_num = b1.copy()
+check("db1", db1, numerical_gradient(lambda: loss_from(np.maximum(x @ W1 + b1_num, 0) @ W2 + b2), b1_num))
 
 # %% [markdown]
 # **The code training runs** is these four steps: `scratch.models.backward`, handed $dz$ and the forward
