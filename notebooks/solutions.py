@@ -5,7 +5,8 @@ Each function does what its exercise asks with the project's own pieces (:mod:`s
 :mod:`tfimpl` where TensorFlow is the point) and returns the numbers the exercise's stated outcome is
 about; ``tests/test_solutions.py`` checks each outcome. Try the exercise before you read its solution.
 
-``python notebooks/solutions.py`` runs them all and prints what each returns (real MNIST, about 10 s).
+``python notebooks/solutions.py`` runs them all and prints what each returns (real MNIST; the two lockstep runs of
+notebook 6 take most of the time).
 """
 
 from __future__ import annotations
