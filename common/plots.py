@@ -35,6 +35,7 @@ __all__ = [
 ]
 
 DIVERGING = "RdBu_r"  # red positive, blue negative, white zero
+IMAGE_SHAPE = (28, 28)  # an MNIST image: 784 pixels, row by row
 
 
 def save(fig, path: str | Path) -> Path:
@@ -48,9 +49,9 @@ def save(fig, path: str | Path) -> Path:
 
 def plot_examples(images, labels, predictions, path, *, title: str):
     """A 3x3 grid of digits titled "true 7, predicted 7" (red where the prediction is wrong)."""
-    fig, axes = plt.subplots(3, 3, figsize=(6, 6.6))
+    fig, axes = plt.subplots(nrows=3, ncols=3, figsize=(6, 6.6))
     for ax, img, t, p in zip(axes.flat, images[:9], labels[:9], predictions[:9], strict=False):
-        ax.imshow(img.reshape(28, 28), cmap="binary")
+        ax.imshow(img.reshape(IMAGE_SHAPE), cmap="binary")
         ax.set_title(f"true {t}, predicted {p}", fontsize=10, color="black" if t == p else "crimson")
         ax.set_xticks([])
         ax.set_yticks([])
@@ -73,13 +74,13 @@ def plot_twin_weights(snapshots: dict[str, Sequence[tuple[int, np.ndarray, float
     fig, axes = plt.subplots(len(rows), 10, figsize=(13, height), squeeze=False)
     fig.subplots_adjust(top=1 - 0.75 / height)  # the title close above the first row, however many rows
     for row, (name, step, W, acc) in enumerate(rows):
-        for digit in range(10):
-            ax = axes[row, digit]
-            im = ax.imshow(W[:, digit].reshape(28, 28), cmap=DIVERGING, vmin=-vmax, vmax=vmax)
+        for k in range(10):
+            ax = axes[row, k]
+            im = ax.imshow(W[:, k].reshape(IMAGE_SHAPE), cmap=DIVERGING, vmin=-vmax, vmax=vmax)
             ax.set_xticks([])
             ax.set_yticks([])
             if row == 0:
-                ax.set_title(f"digit {digit}")
+                ax.set_title(f"digit {k}")
         label = f"{name.split(' ')[0]}\nstep {step}\n{acc:.1%}" if name else f"step {step}\n{acc:.1%}"
         axes[row, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=11)
     fig.colorbar(im, ax=axes, shrink=0.8, label="weight (red +, blue -)")
@@ -229,9 +230,9 @@ def plot_optimal_inputs(results: dict[str, np.ndarray], means: np.ndarray, path,
         for k in range(10):
             ax = axes[r, k]
             if name == "mean test image":
-                ax.imshow(images[k].reshape(28, 28), cmap="binary")
+                ax.imshow(images[k].reshape(IMAGE_SHAPE), cmap="binary")
             else:
-                ax.imshow(images[k].reshape(28, 28), cmap=DIVERGING, vmin=-vmax, vmax=vmax)
+                ax.imshow(images[k].reshape(IMAGE_SHAPE), cmap=DIVERGING, vmin=-vmax, vmax=vmax)
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0:
@@ -251,7 +252,7 @@ def plot_inverse(results: dict[str, tuple[np.ndarray, np.ndarray]], A: np.ndarra
         ax1.semilogy(
             np.arange(1, len(losses) + 1), losses, label=f"{name}: max |X - inv(A)| = {np.abs(X - inv).max():.1e}"
         )
-    ax1.set_xlabel("Adagrad step (learning rate 0.01)")
+    ax1.set_xlabel("step (learning rate 0.01)")
     ax1.set_ylabel("L1 loss  sum |A X - I|")
     ax1.grid(alpha=0.3, which="both")
     ax1.legend(fontsize=9)

@@ -16,11 +16,12 @@ applied by :mod:`compare.cli`), so float32 means IEEE float32 on any device. Wha
 
 float64, forward values and gradients: **1e-10**. Both sides evaluate the same formulas in IEEE double;
 they differ only in summation order and op fusion, which for sums of 784 terms bounds the difference
-near :math:`784u \approx 10^{-13}`. 1e-10 leaves room and still fails any real mistake (a missing
-``1/N`` is :math:`\sim 1`).
+near :math:`784u \approx 8.7\times10^{-14}`. 1e-10 is deliberately loose against that (a library that sums
+in another order still passes) and still fails any real mistake (a missing ``1/N`` is :math:`\sim 1`).
 
 float64 against central finite differences: **1e-7**, the gradient-check bound of
-:mod:`scratch.gradcheck` (the differences themselves are good to about :math:`10^{-9}`).
+:mod:`scratch.gradcheck` (the difference quotient is good to a few :math:`10^{-11}` absolute; correct gradients
+measure :math:`10^{-10}` to :math:`2\times10^{-9}` relative).
 
 float32, forward values and gradients: **1e-5**. A dot product of 784 terms carries a worst-case error of
 :math:`784u \approx 4.7\times10^{-5}` and a typical one of :math:`\sqrt{784}\,u \approx 1.7\times10^{-6}`;
@@ -34,11 +35,15 @@ Measured: bit-exact on a CPU.
 
 Lockstep training (one epoch, 550 steps): float64 **1e-10**. float32 **1e-3**: each step's products
 differ by about :math:`\sqrt{784}\,u = 1.7\times10^{-6}` between the libraries, and training carries
-each step's difference into the next; added up over 550 steps that is :math:`550 \times 1.7\times10^{-6}
-\approx 10^{-3}`. Measured on the MLP: 1.6e-4 on this CPU with op determinism on, 3.0e-4 on an H100 with
-TF32 off; feeding a single batch out of order moves the losses by :math:`10^{-1}`, so the bound still
-catches that. float64 must give **identical** test predictions; float32 test accuracies within
-**0.1 percentage point**.
+each step's difference into the next; added up over 550 steps with no cancellation that is
+:math:`550 \times 1.7\times10^{-6} = 9.3\times10^{-4}`, a loose upper bound. What brings the MLP close to it
+is ReLU flips: a hidden unit on in one twin and off in the other changes that example's gradient by its
+whole size (``docs/math.md#floating-point-on-cpus-and-gpus``; with tanh units the gap after 550 steps is
+about 2e-7). Measured on the MLP, with op determinism on: 6.5e-4 on an AMD EPYC VM (the CPU this project is
+developed on now; 3.0e-4 there with ``OPENBLAS_NUM_THREADS=1``, which changes NumPy's summation order),
+1.6e-4 on an earlier CPU, 3.0e-4 on an H100 with TF32 off. Feeding a single batch out
+of order moves the losses by :math:`10^{-1}`, so the bound still catches that. float64 must give
+**identical** test predictions; float32 test accuracies within **0.1 percentage point**.
 
 Cross-loading: the same parameters evaluated by both. float64: **0** predictions may differ. float32:
 at most **2** of 10,000: an image whose two largest logits lie within the products' rounding

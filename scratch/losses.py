@@ -280,6 +280,11 @@ def clipped_binary_cross_entropy_grad(logits: np.ndarray, y: np.ndarray) -> np.n
     blocks it outside, like ``tf.clip_by_value``. Unlike cross-entropy, the softmax Jacobian does not
     cancel here, which is why :func:`softmax_backward` is needed.
 
+    The clip's silent cost: a row whose every probability lies outside the clip gets a gradient of
+    exactly 0, however large its loss. For :math:`z = (30, 0, -5, 1)` with true class 1, every
+    :math:`p_k` is below :math:`10^{-10}` or above 0.9999999: the loss is 39.1 (float64) and the gradient 0.
+    Saturated rows stop learning, right or wrong (notebook 5 counts them).
+
     See ``docs/math.md#softmax-jacobian``.
     """
     probs, clipped = _clipped_probs(logits)
@@ -294,7 +299,7 @@ def l2_penalty(params: dict[str, np.ndarray], scale: float) -> float:
 
     .. math::
 
-        R = \lambda \sum_{\ell} \tfrac{1}{2} \lVert W_\ell \rVert_2^2
+        R = \lambda \sum_{l} \tfrac{1}{2} \lVert W_l \rVert_2^2
 
     The :math:`\tfrac{1}{2}` matches ``tf.nn.l2_loss`` so that the gradient is simply :math:`\lambda W`.
     """

@@ -99,7 +99,9 @@ def forward(params: dict[str, np.ndarray], x: np.ndarray, *, activation: str = "
 
     .. math::
 
-        h_0 = x, \qquad h_\ell = f(h_{\ell-1} W_\ell + b_\ell)\ (\ell < L), \qquad z = h_{L-1} W_L + b_L
+        h_0 = x, \qquad a_l = h_{l-1} W_l + b_l, \qquad h_l = f(a_l)\ (l < L), \qquad z = a_L
+
+    with :math:`a_l` the pre-activation of layer :math:`l` (``(N, D_l)``) and :math:`f` the activation.
 
     Parameters
     ----------
@@ -132,10 +134,12 @@ def backward(
     .. math::
 
         \delta_L = \frac{\partial L}{\partial z}, \quad
-        dW_\ell = h_{\ell-1}^\top \delta_\ell, \quad db_\ell = \textstyle\sum_n \delta_\ell, \quad
-        \delta_{\ell-1} = f'\bigl(\delta_\ell W_\ell^\top\bigr)
+        dW_l = h_{l-1}^\top \delta_l, \quad db_l = \textstyle\sum_n \delta_{l,n}, \quad
+        \delta_{l-1} = \bigl(\delta_l W_l^\top\bigr) \odot f'(a_{l-1})
 
-    where :math:`f'(\cdot)` is the activation's backward applied to the upstream gradient.
+    where :math:`\delta_l = \partial L / \partial a_l` is the gradient at layer :math:`l`'s pre-activation
+    :math:`a_l` (see :func:`forward`), and :math:`f'(a_{l-1})` the activation's derivative there, applied
+    elementwise by the activation's backward (for ReLU the mask :math:`[a_{l-1} > 0]`).
 
     Returns
     -------
@@ -170,7 +174,9 @@ def loss_and_grads(
 
     .. math::
 
-        J(\theta) = \frac{1}{N}\sum_n \ell(z_n, y_n) + \lambda \sum_\ell \tfrac12 \lVert W_\ell \rVert^2
+        J(\theta) = \frac{1}{N}\sum_n \ell(z_n, y_n) + \lambda \sum_l \tfrac12 \lVert W_l \rVert^2
+
+    with :math:`\ell` the per-example loss and :math:`l` the layer.
 
     Forward pass, ``dlogits`` from the loss (:mod:`scratch.losses`), backward pass, plus
     :math:`\lambda W` for the L2 penalty.

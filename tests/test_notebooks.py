@@ -8,6 +8,7 @@ for its headline and its figures. ``python notebooks/build.py --execute`` runs t
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -26,7 +27,19 @@ def test_the_five_tutorials_are_there_in_order():
         "03_perceptron",
         "04_tensorflow_basics",
         "05_understanding_tensorflow_mnist",
+        "06_backprop_by_hand",
     ]
+
+
+READING_ORDER = "3, 1, 4, 2, 5, 6"  # why: README.md, "The notebooks"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_each_notebook_opens_with_the_reading_order(path):
+    first = jupytext.read(path).cells[0].source
+    stated = re.search(r"Reading order: ([0-9, *]+)\.", first)
+    assert stated and stated.group(1).replace("*", "") == READING_ORDER, first
+    assert f"notebooks are read in the order {READING_ORDER}" in (ROOT / "README.md").read_text()
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

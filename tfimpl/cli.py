@@ -5,7 +5,7 @@ Commands::
     python -m tfimpl train                          # the first tutorial, as a tf.function
     python -m tfimpl train --device gpu --xla       # a whole epoch per call, compiled by XLA
     python -m tfimpl graph --model mlp              # the train step's operations, grouped as in the tutorial
-    python -m tfimpl tf1                            # the original TF 1 listing through tf.compat.v1
+    python -m tfimpl tf1                            # the first tutorial the TF 1 way, through tf.compat.v1
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def _tf1(args):
 
     accuracy = run(load_mnist(args.data_dir), steps=args.steps)
     print(
-        f"TF 1 tutorial via tf.compat.v1 (placeholders, Session, GradientDescentOptimizer): test accuracy {accuracy:.2%}"
+        f"TF 1 tutorial via tf.compat.v1 (placeholders, a graph, a Session fed by feed_dict): test accuracy {accuracy:.2%}"
     )
     return 0
 

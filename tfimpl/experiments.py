@@ -35,7 +35,7 @@ def optimal_inputs(params, *, l2=0.25, steps=300, learning_rate=0.1, activation=
     rules.check_rate("learning_rate", learning_rate)
     variables = {k: tf.constant(v) for k, v in params.items()}
     dtype = variables["W1"].dtype
-    x = tf.Variable(tf.zeros((10, 784), dtype))
+    x = tf.Variable(initial_value=tf.zeros((10, 784), dtype))  # (10, 784): one image per digit
     target = tf.one_hot(tf.range(10), 10, dtype=dtype)
 
     @tf.function
@@ -69,9 +69,9 @@ def learn_inverse(A, *, steps=5000, learning_rate=0.01):
         losses = tf.TensorArray(tf.float64, size=n)
         for t in tf.range(n):
             with tf.GradientTape() as tape:
-                loss = tf.reduce_sum(tf.abs(A_t @ X - eye))
-            opt.apply([tape.gradient(loss, X)], [X])
-            losses = losses.write(t, loss)
+                l1 = tf.reduce_sum(tf.abs(A_t @ X - eye))  # sum |A X - I|
+            opt.apply([tape.gradient(l1, X)], [X])
+            losses = losses.write(t, l1)
         return losses.stack()
 
     losses = run(tf.constant(steps))

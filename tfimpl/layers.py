@@ -35,7 +35,7 @@ def _vjp(fn, inputs, dout):
 
 
 def _dense(x, W, b):
-    return tf.matmul(x, W) + b
+    return x @ W + b  # (N, D_out); @ is tf.linalg.matmul
 
 
 def dense_forward(x, W, b):

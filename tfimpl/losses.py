@@ -57,7 +57,8 @@ def softmax_backward(dprobs, probs):
 
 def softmax_cross_entropy(logits, y):
     """Mean over the batch of ``tf.nn.softmax_cross_entropy_with_logits``. See :func:`scratch.losses.softmax_cross_entropy`."""
-    return tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=logits))
+    per_example = tf.nn.softmax_cross_entropy_with_logits(y, logits)  # (labels, logits) -> (N,)
+    return tf.math.reduce_mean(per_example)
 
 
 def softmax_cross_entropy_grad(logits, y):
@@ -67,7 +68,8 @@ def softmax_cross_entropy_grad(logits, y):
 
 def sparse_softmax_cross_entropy(logits, labels):
     """Mean of ``tf.nn.sparse_softmax_cross_entropy_with_logits`` (class ids). See :func:`scratch.losses.sparse_softmax_cross_entropy`."""
-    return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
+    per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)  # (labels, logits) -> (N,)
+    return tf.math.reduce_mean(per_example)
 
 
 def sparse_softmax_cross_entropy_grad(logits, labels):
@@ -77,7 +79,8 @@ def sparse_softmax_cross_entropy_grad(logits, labels):
 
 def naive_cross_entropy(logits, y):
     """The early tutorials' ``-reduce_sum(y * log(softmax(z)))``, batch mean; fails for large logits. See :func:`scratch.losses.naive_cross_entropy`."""
-    return tf.reduce_mean(-tf.reduce_sum(y * tf.math.log(tf.nn.softmax(logits)), axis=1))
+    log_probs = tf.math.log(tf.nn.softmax(logits))  # (N, C); -inf where a probability underflowed to 0
+    return -tf.reduce_sum(y * log_probs) / tf.cast(tf.shape(logits)[0], logits.dtype)
 
 
 def naive_cross_entropy_grad(logits, y):
@@ -90,8 +93,9 @@ def clipped_binary_cross_entropy(logits, y):
 
     See :func:`scratch.losses.clipped_binary_cross_entropy`.
     """
-    p = tf.clip_by_value(tf.nn.softmax(logits), CLIP_MIN, CLIP_MAX)
-    return -tf.reduce_mean(tf.reduce_sum(y * tf.math.log(p) + (1 - y) * tf.math.log(1 - p), axis=1))
+    clipped = tf.clip_by_value(tf.nn.softmax(logits), CLIP_MIN, CLIP_MAX)  # (N, C)
+    per_class = y * tf.math.log(clipped) + (1 - y) * tf.math.log(1 - clipped)  # (N, C)
+    return -tf.reduce_sum(per_class) / tf.cast(tf.shape(logits)[0], logits.dtype)
 
 
 def clipped_binary_cross_entropy_grad(logits, y):
