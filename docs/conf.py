@@ -264,8 +264,22 @@ def link_code_to_api(app, docname, source) -> None:
     source[0] = CODE_LINK.sub(target, source[0])
 
 
+NOTEBOOK_LINK = re.compile(r"\]\(([0-9][0-9]_[a-z_]+)\.py(#[a-z0-9-]+)?\)")
+
+
+def link_notebooks(app, docname, source) -> None:
+    """A notebook's link to another (``03_perceptron.py``) goes to that notebook's page in the book.
+
+    ``docs/notebooks`` is a link to ``../notebooks``, so a relative link would be resolved from the
+    notebooks' real folder, outside the book; a link from the book's root is not.
+    """
+    if docname.startswith("notebooks/"):
+        source[0] = NOTEBOOK_LINK.sub(lambda m: f"](/notebooks/{m.group(1)}.py{m.group(2) or ''})", source[0])
+
+
 def setup(app):
     app.connect("builder-inited", write_api_pages)
+    app.connect("source-read", link_notebooks)
     app.connect("autodoc-process-docstring", place_for_numpydoc, priority=100)  # before numpydoc (500)
     app.connect("autodoc-process-docstring", link_math_sections)
     app.connect("source-read", link_code_to_api)
