@@ -3,19 +3,23 @@ r"""``python -m scratch``: train a model by hand, check the gradients, draw the 
 python -m scratch train                       # the first tutorial: about 92% in 1000 steps
 python -m scratch train --model mlp --lr 0.5 --loss clipped_binary_cross_entropy --epochs 10
 python -m scratch gradcheck                   # every loss and both models against finite differences
+python -m scratch gradcheck --sweep           # a difference's error against its step h: the V, and the thresholds
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from common.cli import add_figure_commands, add_train_command, one_line_errors, print_experiment
 from common.config import positive_int
 from common.data import load_mnist
+from common.errors import UserError
 from common.figures import Implementation, make_figures
+from common.files import check_out_dir
 from common.rows import format_table
 
-from . import experiments, gradcheck, models
+from . import experiments, gradcheck, models, sweep
 from .train import train
 
 __all__ = ["IMPLEMENTATION", "main"]
@@ -38,7 +42,25 @@ GRADCHECK_HEADERS = {
 }
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    out = _png(args.out)
+    curves = sweep.h_sweep(data_dir=args.data_dir, h_range=args.h_range)
+    print(sweep.format_sweep(curves))
+    print(sweep.plot(curves, out))
+    return 0
+
+
+def _png(out: str) -> Path:
+    """A figure's path, checked before any work: a ``.png`` whose folder can be written."""
+    if Path(out).suffix != ".png":
+        raise UserError(f"--out {out}: give a path ending in .png for the figure")
+    check_out_dir(Path(out).parent, run_folder=False)
+    return Path(out)
+
+
 def _gradcheck(args: argparse.Namespace) -> int:
+    if args.sweep:
+        return _sweep(args)
     rows = gradcheck.gradcheck_table(args.data_dir, samples=args.samples)
     print(format_table(rows, headers=GRADCHECK_HEADERS))
     bad = [r for r in rows if not r.as_expected]
@@ -64,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("gradcheck", help="check every hand-written gradient against finite differences")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--samples", type=positive_int, default=30, help="coordinates sampled per parameter array")
+    p.add_argument("--sweep", action="store_true", help="measure a difference's error against h instead (the V)")
+    p.add_argument("--h-range", nargs=2, type=float, default=sweep.H_RANGE, metavar=("LOW", "HIGH"), help="steps swept")
+    p.add_argument("--out", default="runs/h_sweep.png", help="where --sweep draws its figure (a .png)")
     p.set_defaults(func=_gradcheck)
     add_figure_commands(sub, _plots, _experiment)
     return parser

@@ -139,14 +139,6 @@ def test_precision_rows_say_how_they_were_made(report):
     assert {r["tolerance"] for r in rows} == {28 * 2.0**-24, 28 * 2.0**-11}
 
 
-def test_tf32_rounding_keeps_ten_mantissa_bits():
-    from compare.precision import tf32_round
-
-    x = np.array([1 + 2**-10, 1 + 2**-11, 1 + 3 * 2**-11, 1 + 2**-12, -3.0], np.float32)
-    # 1 + 2^-10 is representable; 1 + 2^-11 is a tie and goes to even (1); 1 + 3*2^-11 ties up to 1 + 2^-9
-    np.testing.assert_array_equal(tf32_round(x), np.array([1 + 2**-10, 1, 1 + 2**-9, 1, -3.0], np.float32))
-
-
 def test_the_table_fits_120_columns_and_shows_every_name_whole(report):
     """Long names wrap instead of being cut; each family has its header; counts print as counts."""
     out = report[3]
