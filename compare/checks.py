@@ -104,6 +104,8 @@ HEADERS = {
     "forward": "forward: values computed by hand in NumPy (scratch) vs TensorFlow (tfimpl)",
     "gradients": "gradients: by hand vs tf.GradientTape, and both vs central differences (float64)",
     "layers": "layers: each hand-written backward vs the tape's vector-Jacobian product",
+    "curvature": "curvature: Hessian-vector products by hand (R-operator) vs TF (forward-over-backward) and vs "
+    "differences",
     "optimizers": "optimizers: 100 steps of scratch's update vs Keras', same start, same gradients",
     "train": "train: one epoch of lockstep training, same start, same batches",
     "crossload": "crossload: parameters trained by one twin, predicted by both (counts of test predictions that differ)",

@@ -1,8 +1,8 @@
 r"""``python -m compare``: check, row by row, that the hand-written NumPy matches TensorFlow.
 
 python -m compare                    # everything: both models, both dtypes, then the negative controls
-python -m compare gradients layers   # some families: forward, gradients, layers, optimizers, train,
-                                     # crossload, precision, controls
+python -m compare gradients layers   # some families: forward, gradients, layers, curvature, optimizers,
+                                     # train, crossload, precision, controls
 python -m compare --json rows.json   # also write the rows (with their full names) as JSON objects
 python -m compare plots RUN_DIR      # the tutorials' figures, NumPy and TensorFlow side by side
 
@@ -25,11 +25,11 @@ from tfimpl import backend  # noqa: F401  (imports TensorFlow without its start-
 
 __all__ = ["FAMILIES", "main", "run_families", "settings"]
 
-FAMILIES = ("forward", "gradients", "layers", "optimizers", "train", "crossload", "precision", "controls")
+FAMILIES = ("forward", "gradients", "layers", "curvature", "optimizers", "train", "crossload", "precision", "controls")
 
 
 def _family(name: str, data, runs: dict) -> list:
-    from . import checks, controls, layers, lockstep, precision
+    from . import checks, controls, curvature, layers, lockstep, precision
 
     if name == "crossload" and not runs:
         lockstep.train_rows(data, runs=runs)
@@ -37,6 +37,7 @@ def _family(name: str, data, runs: dict) -> list:
         "forward": lambda: checks.forward_rows(data),
         "gradients": lambda: checks.gradient_rows(data),
         "layers": lambda: layers.layer_rows(),
+        "curvature": lambda: curvature.curvature_rows(data),
         "optimizers": lambda: checks.optimizer_rows(),
         "train": lambda: lockstep.train_rows(data, runs=runs),
         "crossload": lambda: lockstep.crossload_rows(data, runs),
