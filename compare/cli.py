@@ -5,6 +5,7 @@ python -m compare gradients layers   # some families: forward, gradients, layers
                                      # train, crossload, precision, controls
 python -m compare --json rows.json   # also write the rows (with their full names) as JSON objects
 python -m compare plots RUN_DIR      # the tutorials' figures, NumPy and TensorFlow side by side
+python -m compare zoo                # classic backprop mistakes against every check: which catches which
 
 Every family except ``precision`` runs with TF32 off and TensorFlow's op determinism on
 (:func:`tfimpl.device.exact_float32`); the caller's settings are restored afterwards. The header says
@@ -137,6 +138,10 @@ def _report(args, families) -> int:
 def main(argv=None) -> int:
     """Run the chosen families (or ``plots``). The user's mistakes end in one line; a bug keeps its traceback."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["zoo"]:  # the bug zoo's detection matrix (compare/zoo.py)
+        from .zoo import main as zoo_main
+
+        return zoo_main(argv[1:])
     if argv[:1] == ["plots"]:
         p = argparse.ArgumentParser(prog="python -m compare plots", description="the figures, both twins side by side")
         p.add_argument("run_dir")

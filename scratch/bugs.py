@@ -131,15 +131,18 @@ class AccumulatingDenseBackward:
     ``.grad += ...`` never zeroed (micrograd issue 102): right on the first call, wrong on every later one."""
 
     def __init__(self):
-        self.sums: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self.slots: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (W, dW sum, db sum) per layer
 
     def __call__(self, dout: np.ndarray, cache: tuple, *, need_dx: bool = True):
         dx, dW, db = layers.dense_backward(dout, cache, need_dx=need_dx)
-        key = id(cache[1])  # the layer's weight array: its own "grad" slot
-        if key in self.sums:
-            dW, db = dW + self.sums[key][0], db + self.sums[key][1]
-        self.sums[key] = (dW, db)
-        return dx, dW.copy(), db.copy()
+        W = cache[1]  # the layer's weight array: its own "grad" slot
+        for slot in self.slots:
+            if slot[0] is W:
+                slot[1][...] += dW
+                slot[2][...] += db
+                return dx, slot[1].copy(), slot[2].copy()
+        self.slots.append((W, dW.copy(), db.copy()))
+        return dx, dW, db
 
 
 def l2_grad_without_half(params: dict[str, np.ndarray], scale: float) -> dict[str, np.ndarray]:

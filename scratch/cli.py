@@ -19,7 +19,7 @@ from common.figures import Implementation, make_figures
 from common.files import check_out_dir
 from common.rows import format_table
 
-from . import experiments, gradcheck, models, sweep
+from . import curvature, experiments, gradcheck, models, sweep
 from .train import train
 
 __all__ = ["IMPLEMENTATION", "main"]
@@ -82,7 +82,7 @@ def _experiment(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m scratch", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    add_train_command(sub, "scratch", train)
+    add_train_command(sub, "scratch", train, sharpness=curvature.sharpness_at_start)
     p = sub.add_parser("gradcheck", help="check every hand-written gradient against finite differences")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--samples", type=positive_int, default=30, help="coordinates sampled per parameter array")
