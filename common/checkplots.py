@@ -13,6 +13,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import FuncFormatter
 
 from .plots import save
 
@@ -71,46 +72,68 @@ def plot_sweep(panels: Sequence[dict], path):
 
 def _rates_panel(ax, m: dict) -> None:
     rates = np.asarray(m["rates"])
-    ratio = np.asarray(m["ratio"])  # the divergence watch's statistic: largest window mean / first loss
-    diverged = np.asarray(m["diverged"], bool)
-    ax.loglog(rates[~diverged], ratio[~diverged], "o-", color="C0", label="trained (1000 steps)")
-    ax.loglog(rates[diverged], ratio[diverged], "x", color="C3", ms=10, mew=2, label="stopped: diverged")
-    ax.axvline(m["predicted"], color="black", lw=1.5, label=f"predicted: 2 / lambda_max(start) = {m['predicted']:.3g}")
-    if m.get("observed") is not None:
-        ax.axvline(
-            m["observed"], color="C3", ls="--", lw=1.5, label=f"smallest rate that diverged: {m['observed']:.3g}"
-        )
-    ax.axhline(m["factor"], color="0.5", ls=":", lw=1, label=f"divergence watch: {m['factor']:g}x the first loss")
-    ax.set_xlabel("learning rate (SGD, batch 100)")
-    ax.set_ylabel("largest 50-step mean loss / first loss")
-    ax.set_title(m["title"])
+    trained = np.array([a is not None for a in m["accuracy"]])
+    acc = np.array([a if a is not None else 0.0 for a in m["accuracy"]])
+    rose = np.asarray(m["rose"], bool)
+    calm = trained & ~rose
+    ax.semilogx(rates[trained], acc[trained], "-", color="0.6", lw=1)
+    ax.semilogx(rates[calm], acc[calm], "o", color="C0", ms=7, label="trained; the loss kept below its start")
+    ax.semilogx(
+        rates[trained & rose],
+        acc[trained & rose],
+        "o",
+        color="C1",
+        ms=7,
+        label="trained, but the loss rose above its start",
+    )
+    ax.semilogx(
+        rates[~trained], acc[~trained], "x", color="C3", ms=11, mew=2.5, label="stopped by the divergence watch"
+    )
+    ax.axvline(
+        m["predicted"], color="black", lw=1.6, label=f"predicted edge: 2 / lambda_max(start) = {m['predicted']:.3g}"
+    )
+    ax.axvspan(m["predicted"], rates.max() * 2, color="0.5", alpha=0.08, label="predicted unstable")
+    ax.set_xlim(rates.min() / 1.5, rates.max() * 1.5)
+    ax.set_ylim(-0.04, 1.02)
+    ax.set_xlabel("learning rate (SGD, batch 100, 1000 steps)")
+    ax.set_ylabel("test accuracy")
+    ax.set_title(f"{m['title']}\nlambda_max at the start = {m['lambda0']:.3g}")
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=8, loc="center left")
+
+
+def _some_minor_ticks(y: float, _) -> str:
+    """Label the log axis' minor ticks at 2, 3, 4 and 5 times a power of ten, no others."""
+    mantissa = round(y / 10 ** np.floor(np.log10(y)), 6)
+    return f"{y:g}" if mantissa in (2, 3, 4, 5) else ""
 
 
 def _along_panel(ax, m: dict) -> None:
     for i, (rate, steps, lams) in enumerate(m["along"]):
-        ax.semilogy(steps, lams, "o-", color=f"C{i}", ms=3, label=f"lambda_max, SGD at lr {rate:g}")
-        ax.axhline(2 / rate, color=f"C{i}", ls="--", lw=1, label=f"2 / lr = {2 / rate:.3g}")
+        ax.plot(steps, lams, "o-", color=f"C{i + 2}", ms=4, label=f"lambda_max along SGD at lr {rate:g}")
+        ax.axhline(2 / rate, color=f"C{i + 2}", ls="--", lw=1.2, label=f"2 / lr = {2 / rate:.3g}: stable below")
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))
+    ax.yaxis.set_minor_formatter(FuncFormatter(_some_minor_ticks))
     ax.set_xlabel("training step")
-    ax.set_ylabel("top Hessian eigenvalue (power iteration)")
-    ax.set_title(f"{m['title']}: lambda_max along training")
-    ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=7)
+    ax.set_ylabel("lambda_max (power iteration, 1000 images)")
+    ax.set_title("lambda_max along training")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
 
 
 def plot_curvature(models: Sequence[dict], path):
-    """Per model, the learning-rate sweep beside the rate ``2 / lambda_max`` predicts (top row) and
-    lambda_max along training runs beside their ``2 / lr`` (bottom row).
+    """Per model, the learning-rate sweep beside the edge ``2 / lambda_max`` predicts (top row), and lambda_max
+    along training runs beside their own ``2 / lr`` (bottom row).
 
-    Each model is a dict: ``title``; ``rates``, ``ratio``, ``diverged`` (the sweep), ``predicted``,
-    ``observed`` (the smallest rate that diverged, or None) and ``factor`` (the divergence watch's); and
-    ``along``, a list of ``(rate, steps, lambda_max values)``.
+    Each model is a dict: ``title``; ``rates``, ``accuracy`` (None where the watch stopped the run) and
+    ``rose`` (whether the loss went above its start); ``predicted`` (2 / lambda_max at the start) and
+    ``lambda0``; ``along``, a list of ``(rate, steps, lambda_max values)``.
     """
-    fig, axes = plt.subplots(2, len(models), figsize=(6.2 * len(models), 9), squeeze=False)
+    fig, axes = plt.subplots(2, len(models), figsize=(6.8 * len(models), 10), squeeze=False)
     for j, m in enumerate(models):
         _rates_panel(axes[0, j], m)
         _along_panel(axes[1, j], m)
-    fig.suptitle("Curvature predicts divergence: SGD is stable while lr < 2 / lambda_max")
+    fig.suptitle("Curvature predicts divergence: gradient descent is stable while lr < 2 / lambda_max")
     fig.tight_layout()
     return save(fig, path)

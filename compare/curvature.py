@@ -163,7 +163,7 @@ def hvp_rows(data: Datasets, dtypes=DTYPES) -> list[Row]:
             rows.append(row(f"{name} vs TensorFlow", dtype, ours, theirs, TOLERANCES[("value", dtype)], family=FAMILY))
             if dtype == "float64":
                 fd, tol = _differences(params, x, labels, v, kw), TOLERANCES[("finite differences", "float64")]
-                rows.append(row(f"{name} vs differences of the gradient", dtype, ours, fd, tol, family=FAMILY))
+                rows.append(row(f"{name} vs central differences of the gradient", dtype, ours, fd, tol, family=FAMILY))
     return rows
 
 

@@ -12,10 +12,10 @@ fd32           the same in float32, at float32's own step (1e-2) and threshold (
 tape           the whole model's gradients against ``tf.GradientTape``, float64 (``compare gradients``): 1e-10
 piece alone    the replaced piece on its own against TensorFlow: the ``layers`` family's check of that layer,
                the ``gradients`` family's ``dlogits`` row for a loss gradient, the ``optimizers`` family's
-               100 steps for an optimizer (float64): 1e-10, 1e-9 for optimizers
-lockstep       20 training steps beside TensorFlow's from the same start on the same batches, losses and
+               check (20 steps) for an optimizer (float64): 1e-10, 1e-9 for optimizers
+lockstep       10 training steps beside TensorFlow's from the same start on the same batches, losses and
                final parameters, float64 (``compare train``): 1e-10
-accuracy       test accuracy after 500 steps (float32) against the right pieces' run: caught when it
+accuracy       test accuracy after 300 steps (float32) against the right pieces' run: caught when it
                ends more than 1 point lower, or diverges
 =============  =========================================================================================
 
@@ -52,8 +52,9 @@ __all__ = ["ACCURACY_DROP", "COLUMNS", "Cell", "format_matrix", "main", "zoo_mat
 
 L2 = 1e-4
 SAMPLES = 20  # coordinates per parameter array in the model gradchecks
-LOCKSTEP_STEPS = 20
-ACCURACY_STEPS = 500
+LOCKSTEP_STEPS = 10
+OPTIMIZER_STEPS = 20  # the optimizers family runs 100; 20 already tell every mistake here (and cost a fifth)
+ACCURACY_STEPS = 300
 ACCURACY_DROP = 0.01  # one percentage point: what a user would notice; the seed experiment moves 0.1 to 0.2
 RATES = {"sgd": 0.5, "momentum": 0.05, "adam": 0.001}
 COLUMNS = ("loss only", "fd64", "fd32", "tape", "piece alone", "lockstep", "accuracy")
@@ -139,7 +140,7 @@ def _piece_rows(piece: str, pieces: bugs.Pieces, bug: bugs.Bug) -> list[Row]:
         ours, theirs = pieces.l2_grad(params, 0.3), tf_losses.l2_penalty_grad(to_variables(params), 0.3)
         return [checks.row("l2", "float64", checks.concat(ours), checks.concat(theirs), 1e-10)]
     optimizer = pieces.make_optimizer(checks.OPTIMIZER_RATES[bug.optimizer])
-    return [checks.optimizer_row(bug.optimizer, "float64", scratch_optimizer=optimizer)]
+    return [checks.optimizer_row(bug.optimizer, "float64", scratch_optimizer=optimizer, steps=OPTIMIZER_STEPS)]
 
 
 def piece_alone(bug: bugs.Bug, data: Datasets) -> Cell:
@@ -156,7 +157,7 @@ def _batches(data: Datasets, steps: int) -> np.ndarray:
 
 
 def _tensorflow_lockstep(data: Datasets, loss: str, optimizer: str):
-    """TensorFlow's 20 steps (eager ``tfimpl.train.train_step``): the losses, then the final parameters."""
+    """TensorFlow's 10 steps (eager ``tfimpl.train.train_step``): the losses, then the final parameters."""
     variables = to_variables(_start("float64"))
     opt = tf_optimizers.make_optimizer(optimizer, RATES[optimizer])
     losses = []
@@ -168,7 +169,7 @@ def _tensorflow_lockstep(data: Datasets, loss: str, optimizer: str):
 
 
 def lockstep(bug: bugs.Bug, data: Datasets, reference: dict) -> Cell:
-    """20 steps with the pieces beside TensorFlow's right ones: every loss and the final parameters (float64)."""
+    """10 steps with the pieces beside TensorFlow's right ones: every loss and the final parameters (float64)."""
     pieces = bug.make()
     params, opt = _start("float64"), pieces.make_optimizer(RATES[bug.optimizer])
     losses = []
@@ -187,7 +188,7 @@ def lockstep(bug: bugs.Bug, data: Datasets, reference: dict) -> Cell:
 
 
 def _trained_accuracy(make: Callable[[], bugs.Pieces], optimizer: str, data: Datasets) -> float | None:
-    """Test accuracy after 500 float32 steps with the pieces; None when the loss stops being finite."""
+    """Test accuracy after 300 float32 steps with the pieces; None when the loss stops being finite."""
     pieces = make()
     params, opt = _start("float32"), pieces.make_optimizer(RATES[optimizer])
     for idx in _batches(data, ACCURACY_STEPS):

@@ -4,6 +4,7 @@ python -m scratch train                       # the first tutorial: about 92% in
 python -m scratch train --model mlp --lr 0.5 --loss clipped_binary_cross_entropy --epochs 10
 python -m scratch gradcheck                   # every loss and both models against finite differences
 python -m scratch gradcheck --sweep           # a difference's error against its step h: the V, and the thresholds
+python -m scratch curvature                   # lambda_max by power iteration beside where SGD really diverges
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from common import rules
 from common.cli import add_figure_commands, add_train_command, one_line_errors, print_experiment
 from common.config import positive_int
 from common.data import load_mnist
@@ -19,7 +21,7 @@ from common.figures import Implementation, make_figures
 from common.files import check_out_dir
 from common.rows import format_table
 
-from . import curvature, experiments, gradcheck, models, sweep
+from . import curvature, experiments, gradcheck, models, sharpness, sweep
 from .train import train
 
 __all__ = ["IMPLEMENTATION", "main"]
@@ -58,6 +60,17 @@ def _png(out: str) -> Path:
     return Path(out)
 
 
+def _curvature(args: argparse.Namespace) -> int:
+    rules.check_positive_int("--iterations", args.iterations)  # before any work: a zero is one line
+    out = _png(args.out)
+    result = sharpness.curvature_experiment(
+        load_mnist(args.data_dir), examples=args.examples, iterations=args.iterations
+    )
+    print(sharpness.format_curvature(result))
+    print(sharpness.plot(result, out))
+    return 0
+
+
 def _gradcheck(args: argparse.Namespace) -> int:
     if args.sweep:
         return _sweep(args)
@@ -90,6 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--h-range", nargs=2, type=float, default=sweep.H_RANGE, metavar=("LOW", "HIGH"), help="steps swept")
     p.add_argument("--out", default="runs/h_sweep.png", help="where --sweep draws its figure (a .png)")
     p.set_defaults(func=_gradcheck)
+    p = sub.add_parser("curvature", help="lambda_max by power iteration, and where SGD really diverges (a figure)")
+    p.add_argument("--iterations", type=int, default=20, help="power iterations per lambda_max")
+    p.add_argument("--examples", type=positive_int, default=1000, help="training images the Hessian is taken on")
+    p.add_argument("--out", default="runs/curvature.png", help="where to draw the figure (a .png)")
+    p.add_argument("--data-dir", default=None)
+    p.set_defaults(func=_curvature)
     add_figure_commands(sub, _plots, _experiment)
     return parser
 

@@ -173,6 +173,11 @@ def format_sweep(curves: list[Curve]) -> str:
             f"{hp1:9.1e}  {hm1:7.0e}, {em1:.0e}  {own}"
         )
     lines.append("predicted: central h* = (3u)^(1/3), best u^(2/3); one-sided h* = best = 2 sqrt(u)")
+    lines += [
+        f"{c.precision} at float64's step h = {STEPS['float64']:g}: {c.at(STEPS['float64']):.0e}"
+        for c in curves
+        if c.precision != "float64"
+    ]
     return "\n".join(lines)
 
 
