@@ -14,6 +14,7 @@ from compare import zoo
 from compare.cli import main
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "math.md"
+pytestmark = pytest.mark.slow  # 17 short trainings (300 steps each), 40 lockstep steps: about 10 s on 2 cores
 
 
 @pytest.fixture(scope="module")

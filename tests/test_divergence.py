@@ -16,8 +16,8 @@ from scratch.cli import main
 
 def test_the_sweep_trains_below_the_edge_and_the_watch_stops_far_above(mnist):
     """The tutorial's rate trains; 128 (280 times 2 / lambda_max) is stopped by the divergence watch."""
-    calm, wild = sharpness.rate_sweep(RunConfig(), mnist, (0.5, 128.0))
-    assert calm.stopped_at is None and calm.accuracy > 0.9 and calm.rise < 1 and not calm.rose
+    calm, wild = sharpness.rate_sweep(RunConfig(steps=200), mnist, (0.5, 128.0))
+    assert calm.stopped_at is None and calm.accuracy > 0.85 and calm.rise < 1 and not calm.rose
     assert wild.stopped_at == 50 and wild.accuracy is None and wild.rose  # the first full 50-step window
 
 
@@ -36,9 +36,10 @@ def test_tensorflows_power_iteration_finds_the_same_eigenvalue(mnist):
 
     x, labels = mnist.train.images[:50].astype(np.float64), mnist.train.labels[:50]
     params = models.init_params("mlp", hidden=(16,), init="normal", std=0.1, seed=0, dtype=np.float64)
-    ours, _ = curvature.top_eigenvalue(params, x, labels, iterations=100)
-    theirs, v = tf_curvature.top_eigenvalue(to_variables(params), x, labels, iterations=100)
-    assert theirs == pytest.approx(ours, rel=1e-6)  # different random starts, the same top eigenvalue
+    ours, _ = curvature.top_eigenvalue(params, x, labels, iterations=40)
+    theirs, v = tf_curvature.top_eigenvalue(to_variables(params), x, labels, iterations=40)
+    # different random starts, the same top eigenvalue: 40 iterations leave about 1e-8 here (from 300)
+    assert theirs == pytest.approx(ours, rel=1e-6)
     with pytest.raises(UserError, match="v\\['b2'\\] is missing"):
         tf_curvature.hvp(to_variables(params), x, labels, {k: a for k, a in v.items() if k != "b2"})
     with pytest.raises(UserError, match="iterations must be a whole number > 0"):
