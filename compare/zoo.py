@@ -7,7 +7,7 @@ all on the MLP 784-64-10 with ReLU, L2 of 1e-4 and the first MNIST images (the p
 =============  =========================================================================================
 loss only      gradcheck in float64 of the loss's gradient ``dlogits`` alone (``scratch gradcheck``'s
                ``losses`` rows): 1e-7
-fd64           gradcheck in float64 of the whole model, 20 coordinates of each array, kinks left out: 1e-7
+fd64           gradcheck in float64 of the whole model, 10 coordinates of each array, kinks left out: 1e-7
 fd32           the same in float32, at float32's own step (1e-2) and threshold (1e-2)
 tape           the whole model's gradients against ``tf.GradientTape``, float64 (``compare gradients``): 1e-10
 piece alone    the replaced piece on its own against TensorFlow: the ``layers`` family's check of that layer,
@@ -51,7 +51,7 @@ from . import checks, layers
 __all__ = ["ACCURACY_DROP", "COLUMNS", "Cell", "format_matrix", "main", "zoo_matrix"]
 
 L2 = 1e-4
-SAMPLES = 20  # coordinates per parameter array in the model gradchecks
+SAMPLES = 10  # coordinates per parameter array in the model gradchecks
 LOCKSTEP_STEPS = 10
 OPTIMIZER_STEPS = 20  # the optimizers family runs 100; 20 already tell every mistake here (and cost a fifth)
 ACCURACY_STEPS = 300

@@ -76,6 +76,8 @@ def _gradcheck(args: argparse.Namespace) -> int:
         return _sweep(args)
     rows = gradcheck.gradcheck_table(args.data_dir, samples=args.samples)
     print(format_table(rows, headers=GRADCHECK_HEADERS))
+    kinks = [f"  {r.family}: {r.check}: {r.note}" for r in rows if "kink" in r.note]
+    print("\nkinks: " + ("coordinates left out, not failed:\n" + "\n".join(kinks) if kinks else "no step crossed one"))
     bad = [r for r in rows if not r.as_expected]
     print(f"\n{len(rows) - len(bad)} of {len(rows)} checks as expected")
     print("coords: coordinates compared; max rel: max|analytic - numeric| / (max|analytic| + max|numeric|)")

@@ -57,13 +57,15 @@ def _table(text: str) -> dict[str, list[str]]:
 
 
 def _same(doc: str, printed: str) -> bool:
-    """The same verdict, and the same number within a factor of 10 (an accuracy within 1 point): rounding
-    differs from machine to machine (another BLAS, a GPU) at the last digits of these errors."""
+    """The same verdict, and the same number within a factor of 10, an accuracy within 1 point: rounding
+    differs from machine to machine (another BLAS, its threads, a GPU) at the last digits of these errors.
+    Below 25% a run is wrecked, near chance (10%), and such rounding decides its exact value."""
     (v1, n1), (v2, n2) = doc.split(" ", 1), printed.split(" ", 1)
     if v1 != v2 or n1.endswith("%") != n2.endswith("%") or (n1 == "diverged") != (n2 == "diverged"):
         return False
     if n1.endswith("%"):
-        return abs(float(n1[:-1]) - float(n2[:-1])) <= 1.0
+        a, b = float(n1[:-1]), float(n2[:-1])
+        return abs(a - b) <= 1.0 or max(a, b) < 25
     if n1 == "diverged" or "<" in n1 + n2:
         return n1 == n2
     return 0.1 <= float(n1) / float(n2) <= 10

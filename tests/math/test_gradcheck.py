@@ -52,6 +52,7 @@ def test_gradcheck_command_passes_and_reports_the_control(capsys):
     mlp = out[out.index("mlp model (32 hidden units)") :]
     assert "clipped_binary_cross_entropy W1 " in mlp
     assert " FAIL\n" not in out and "checks as expected" in out
+    assert "kinks: no step crossed one" in out  # these weights keep every ReLU input away from 0
 
 
 def test_a_step_across_a_relu_kink_is_flagged_not_failed():
@@ -97,3 +98,15 @@ def test_the_clip_bounds_are_kinks_too():
     loss = lambda: losses.clipped_binary_cross_entropy(z, y)  # noqa: E731
     _, crossed = gradcheck.differences(loss, z, kinks=probe)
     assert crossed["clip at 1e-10"].tolist() == [True] + [False] * 9
+
+
+def test_the_command_lists_the_coordinates_a_kink_took_out(monkeypatch, capsys):
+    """Each row whose steps crossed a kink is named under the table, with its count per kink."""
+    from common.rows import Row
+
+    note = "2 coordinates crossed a kink, left out (ReLU of layer 1: 2)"
+    row = Row("softmax_cross_entropy b1", "float64", 1e-11, 1e-10, 1e-7, True, note, "mlp model", coords=8)
+    monkeypatch.setattr(gradcheck, "gradcheck_table", lambda data_dir, samples: [row])
+    assert main(["gradcheck"]) == 0
+    out = capsys.readouterr().out
+    assert f"kinks: coordinates left out, not failed:\n  mlp model: softmax_cross_entropy b1: {note}" in out
