@@ -21,7 +21,7 @@ In TF32 what rounds is the perturbed weight itself: :math:`\theta \pm h` reaches
 :math:`\theta \pm h + \delta` with :math:`|\delta| \le u_{TF32}|\theta|`, so below
 :math:`h \approx u_{TF32}|\theta|` the step vanishes and the quotient is 0 (relative error 1). That one
 rounding is typically a quarter of its bound, where float32's error in the loss adds many roundings, so
-TF32's measured best error sits about 10 times below :math:`u_{TF32}^{2/3}`.
+TF32's measured best error sits about 20 times below :math:`u_{TF32}^{2/3}`.
 
 ``python -m scratch gradcheck --sweep`` prints the table and draws the figure; the thresholds it
 justifies are :data:`scratch.gradcheck.STEPS` and :data:`scratch.gradcheck.TOLERANCES`.
