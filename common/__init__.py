@@ -5,6 +5,6 @@ both import from here. What lives here: :mod:`~common.spec` (the names and shape
 :mod:`~common.rules` (every validation rule, once), :mod:`~common.labels`, the MNIST data layer
 (:mod:`~common.idx`, :mod:`~common.download`, :mod:`~common.data`), :mod:`~common.files`,
 :mod:`~common.config` (the run configuration), :mod:`~common.runs` (the training loop's bookkeeping),
-:mod:`~common.plots` and :mod:`~common.figures`, :mod:`~common.experiments` (the registry) and
+:mod:`~common.plots`, :mod:`~common.figures` and :mod:`~common.checkplots`, :mod:`~common.experiments` (the registry) and
 :mod:`~common.cli` (the command-line plumbing). This package never imports NumPy's twin or TensorFlow's.
 """

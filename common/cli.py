@@ -40,8 +40,14 @@ def description(doc: str) -> str:
     return doc.strip().split("\n")[0].replace("``", "")
 
 
-def train_command(implementation: str, train_fn: Callable, args: argparse.Namespace) -> int:
-    """Train, write the run folder whole, print one line. The output folder is checked before any work."""
+def train_command(
+    implementation: str, train_fn: Callable, args: argparse.Namespace, *, sharpness: Callable | None = None
+) -> int:
+    """Train, write the run folder whole, print one line. The output folder is checked before any work.
+
+    ``sharpness(config) -> lambda_max``, the twin's curvature at the run's start, is asked only when the run
+    diverges, and its prediction joins the message.
+    """
     started = time.perf_counter()
     config = config_from_args(args)
     out = check_out_dir(default_out_dir(implementation, config))
@@ -52,7 +58,12 @@ def train_command(implementation: str, train_fn: Callable, args: argparse.Namesp
             "gradient, so they never differ and the network learns little (about 11%); use --init normal",
             file=sys.stderr,
         )
-    result = train_fn(config)  # the twin's train: the loop is there
+    try:
+        result = train_fn(config)  # the twin's train: the loop is there
+    except TrainingDiverged as exc:
+        if sharpness is not None:
+            exc.add_sharpness(sharpness(config))
+        raise
     result.summary["wall_seconds"] = time.perf_counter() - started
     save_run(result, out)
     s = result.summary
@@ -66,15 +77,18 @@ def train_command(implementation: str, train_fn: Callable, args: argparse.Namesp
     return 0
 
 
-def add_train_command(sub, implementation: str, train_fn: Callable, *, tensorflow: bool = False) -> None:
-    """The ``train`` subcommand; ``train_fn(config)`` is the twin's ``train``."""
+def add_train_command(
+    sub, implementation: str, train_fn: Callable, *, tensorflow: bool = False, sharpness: Callable | None = None
+) -> None:
+    """The ``train`` subcommand; ``train_fn(config)`` is the twin's ``train``, ``sharpness`` its curvature at the
+    start (see :func:`train_command`)."""
     p = sub.add_parser(
         "train",
         help=f"train a model with {'TensorFlow' if tensorflow else 'NumPy'}; writes summary.json, history.jsonl, params.npz",
         formatter_class=HelpFormatter,
     )
     add_run_arguments(p, tensorflow=tensorflow)
-    p.set_defaults(func=functools.partial(train_command, implementation, train_fn))
+    p.set_defaults(func=functools.partial(train_command, implementation, train_fn, sharpness=sharpness))
 
 
 def add_figure_commands(sub, plots_func, experiment_func) -> None:

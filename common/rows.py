@@ -57,7 +57,7 @@ def _number(value: float, count: bool) -> str:
 
 
 def format_table(rows: Iterable[Row], *, width: int = 120, headers: dict[str, str] | None = None) -> str:
-    """The rows under one header per family, each check's name whole (wrapped), at most ``width`` columns.
+    """The rows under one header per family, each check's name whole (both wrapped), at most ``width`` columns.
 
     ``headers`` maps a family to the line that introduces it (what its rows compare); a family without
     one is introduced by its name. Counts print as whole numbers, with ``-`` for their relative error.
@@ -71,8 +71,8 @@ def format_table(rows: Iterable[Row], *, width: int = 120, headers: dict[str, st
     for r in rows:
         if r.family != family:
             family = r.family
-            title = (headers or {}).get(family, family)
-            lines += ["", textwrap.shorten(title, width)] if lines else [textwrap.shorten(title, width)]
+            title = textwrap.wrap((headers or {}).get(family, family), width, subsequent_indent="  ")
+            lines += ["", *title] if lines else title
             lines.append(f"  {'check':<{name_width}}{tail}")
         name = textwrap.wrap(r.check, name_width) or [""]
         rel = "-" if r.count else f"{r.max_rel_error:.1e}"

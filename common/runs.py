@@ -65,19 +65,43 @@ DIVERGENCE_WINDOW = 50
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite, or stayed far above its start; names the step and a lower rate."""
+    r"""The loss became NaN or infinite, or stayed far above its start; names the step and a lower rate.
+
+    A twin's command line can add the curvature the run started on (:meth:`add_sharpness`): the top
+    eigenvalue :math:`\lambda_{max}` of the loss's Hessian, and the rate :math:`2/\lambda_{max}` below
+    which gradient descent is stable (``docs/math.md#curvature-and-divergence``).
+    """
 
     def __init__(self, step: int, loss: float, config: RunConfig, *, why: str = ""):
-        self.step, self.loss = step, loss
+        self.step, self.loss, self.config = step, loss, config
         self.suggested_rate = config.learning_rate / 10
-        what = why or f"became {loss}"
-        super().__init__(
-            f"the training loss {what} at step {step} ({config.optimizer}, learning rate "
+        self.why = why or f"became {loss}"
+        self.lambda_max: float | None = None
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        config = self.config
+        curvature = ""
+        if self.lambda_max is not None:
+            curvature = (
+                f" At the start the loss curved most steeply with lambda_max = {self.lambda_max:.3g} (the top "
+                f"eigenvalue of its Hessian), so gradient descent is stable below about 2 / lambda_max = "
+                f"{2 / self.lambda_max:.3g}."
+            )
+        return (
+            f"the training loss {self.why} at step {self.step} ({config.optimizer}, learning rate "
             f"{config.learning_rate}, loss {config.loss}). Try a lower learning rate, e.g. "
             f"--lr {self.suggested_rate:g}"
             + (", or a stable loss such as softmax_cross_entropy" if config.loss == "naive_cross_entropy" else "")
-            + ". Nothing was written."
+            + "."
+            + curvature
+            + " Nothing was written."
         )
+
+    def add_sharpness(self, lambda_max: float) -> None:
+        """Say what the curvature at the start predicted (measured by the twin: common knows no math)."""
+        self.lambda_max = float(lambda_max)
+        self.args = (self._message(),)
 
 
 class Interrupted(KeyboardInterrupt):

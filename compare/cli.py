@@ -3,10 +3,11 @@ r"""``python -m compare``: check, row by row, that the hand-written NumPy matche
 Commands::
 
     python -m compare                    # everything: both models, both dtypes, then the negative controls
-    python -m compare gradients layers   # some families: forward, gradients, layers, optimizers, train,
-                                         # crossload, precision, controls
+    python -m compare gradients layers   # some families: forward, gradients, layers, curvature, optimizers,
+                                         # train, crossload, precision, controls
     python -m compare --json rows.json   # also write the rows (with their full names) as JSON objects
     python -m compare plots RUN_DIR      # the tutorials' figures, NumPy and TensorFlow side by side
+    python -m compare zoo                # classic backprop mistakes against every check: which catches which
 
 Every family except ``precision`` runs with TF32 off and TensorFlow's op determinism on
 (:func:`tfimpl.device.exact_float32`); the caller's settings are restored afterwards. The header says
@@ -27,13 +28,17 @@ from tfimpl import backend  # noqa: F401  (imports TensorFlow without its start-
 
 __all__ = ["FAMILIES", "HEADERS", "main", "run_families", "settings"]
 
-FAMILIES = ("forward", "gradients", "layers", "optimizers", "train", "crossload", "precision", "controls")
+FAMILIES = ("forward", "gradients", "layers", "curvature", "optimizers", "train", "crossload", "precision", "controls")
 
 #: What each family's rows compare, printed above them by ``python -m compare``.
 HEADERS = {
     "forward": "forward: values computed by hand in NumPy (scratch) vs TensorFlow (tfimpl)",
     "gradients": "gradients: by hand vs tf.GradientTape, and both vs central differences (float64)",
     "layers": "layers: each hand-written backward vs the tape's vector-Jacobian product",
+    "curvature": (
+        "curvature: Hessian-vector products by hand (the R-operator) vs TensorFlow (forward-over-backward) "
+        "and vs differences of the gradient"
+    ),
     "optimizers": "optimizers: 100 steps of scratch's update vs Keras', same start, same gradients",
     "train": "train: one epoch of lockstep training: both twins step by step from the same start on the same batches",
     "crossload": "crossload: parameters trained by one twin, predicted by both (counts of test predictions that differ)",
@@ -46,7 +51,7 @@ HEADERS = {
 
 
 def _family(name: str, data, runs: dict) -> list:
-    from . import checks, controls, layers, lockstep, precision
+    from . import checks, controls, curvature, layers, lockstep, precision
 
     if name == "crossload" and not runs:
         lockstep.train_rows(data, runs=runs)
@@ -54,6 +59,7 @@ def _family(name: str, data, runs: dict) -> list:
         "forward": lambda: checks.forward_rows(data),
         "gradients": lambda: checks.gradient_rows(data),
         "layers": lambda: layers.layer_rows(),
+        "curvature": lambda: curvature.curvature_rows(data),
         "optimizers": lambda: checks.optimizer_rows(),
         "train": lambda: lockstep.train_rows(data, runs=runs),
         "crossload": lambda: lockstep.crossload_rows(data, runs),
@@ -156,6 +162,10 @@ def _report(args, families) -> int:
 def main(argv=None) -> int:
     """Run the chosen families (or ``plots``). The user's mistakes end in one line; a bug keeps its traceback."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["zoo"]:  # the bug zoo's detection matrix (compare/zoo.py)
+        from .zoo import main as zoo_main
+
+        return zoo_main(argv[1:])
     if argv[:1] == ["plots"]:
         p = argparse.ArgumentParser(prog="python -m compare plots", description="the figures, both twins side by side")
         p.add_argument("run_dir")
@@ -168,7 +178,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     unknown = [f for f in args.families if f not in FAMILIES]
     if unknown:
-        parser.error(f"unknown family {', '.join(unknown)}; choose from {', '.join(FAMILIES)} (or plots RUN_DIR)")
+        parser.error(
+            f"unknown family {', '.join(unknown)}; choose from {', '.join(FAMILIES)} (or plots RUN_DIR, or zoo)"
+        )
     families = [f for f in FAMILIES if f in args.families] or list(FAMILIES)
     with one_line_errors() as outcome:
         outcome.status = _report(args, families)

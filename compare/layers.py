@@ -43,15 +43,15 @@ def _away_from_zero(x):
     return np.where(np.abs(x) < 0.05, np.copysign(0.05, x), x).astype(x.dtype)
 
 
-def dense_rows(dtype: str) -> list[Row]:
-    """``dense_backward`` at batch 8 and at batch 1 (the outer-product branch): dx, dW, db."""
+def dense_rows(dtype: str, *, scratch_backward=None) -> list[Row]:
+    """``dense_backward`` (or ``scratch_backward``) at batch 8 and at batch 1 (the outer-product branch): dx, dW, db."""
     rows = []
     for batch in (8, 1):
         x, W, b = _draw((batch, 30), dtype, 1), _draw((30, 20), dtype, 2), _draw((20,), dtype, 3)
         dout = _draw((batch, 20), dtype, 4)
         _, cache_np = np_layers.dense_forward(x, W, b)
         _, cache_tf = tf_layers.dense_forward(x, W, b)
-        ours = np_layers.dense_backward(dout, cache_np)
+        ours = (scratch_backward or np_layers.dense_backward)(dout, cache_np)
         theirs = tf_layers.dense_backward(dout, cache_tf)
         for name, a, t in zip(("dx", "dW", "db"), ours, theirs, strict=True):
             rows.append(

@@ -7,7 +7,8 @@ and the gradients of one MNIST batch, computed
 * in NumPy float64 (the reference) and NumPy float32,
 * by TensorFlow in float32 with TF32 off, and
 * with TF32 on: by TensorFlow on a GPU (``measured``), or, where there is none, by the same public
-  :mod:`scratch.layers` kernels with every matrix product's two inputs rounded to TF32 (``emulated``).
+  :mod:`scratch.layers` kernels with every matrix product's two inputs rounded to TF32 (``emulated``, by
+  :func:`scratch.rounding.tf32_round`, the one home of that rounding and of the unit roundoffs).
 
 Tolerances from the unit roundoff
 ---------------------------------
@@ -35,14 +36,14 @@ import tfimpl.models as tf_models
 from common.data import Datasets
 from common.labels import one_hot
 from common.rows import Row
+from scratch.rounding import UNIT_ROUNDOFF, tf32_round
 from tfimpl.bridge import to_variables
 from tfimpl.device import tensor_float_32
 
 from .checks import concat, row, start_params
 
-__all__ = ["FAMILY", "UNIT_ROUNDOFF", "K", "precision_rows", "tf32_round", "tolerance"]
+__all__ = ["FAMILY", "K", "precision_rows", "tolerance"]
 
-UNIT_ROUNDOFF = {"float64": 2.0**-53, "float32": 2.0**-24, "tf32": 2.0**-11, "bfloat16": 2.0**-8}
 K = 784  # the longest sum: one logit of the first layer adds 784 products
 FAMILY = "precision"
 
@@ -50,18 +51,6 @@ FAMILY = "precision"
 def tolerance(fmt: str) -> float:
     r""":math:`\sqrt{K}\,u` for the format (see the module docstring)."""
     return math.sqrt(K) * UNIT_ROUNDOFF[fmt]
-
-
-def tf32_round(a: np.ndarray) -> np.ndarray:
-    """Round float32 values to TF32 (10 mantissa bits), to nearest with ties to even; float32 out.
-
-    A float32 has 23 stored mantissa bits; TF32 keeps the top 10, so the low 13 are rounded away: add
-    half of the last kept bit's unit (less one when that bit is even, for ties to even), then clear them.
-    """
-    bits = np.asarray(a, dtype=np.float32).view(np.uint32)
-    keep_odd = (bits >> np.uint32(13)) & np.uint32(1)
-    rounded = (bits + np.uint32(0x0FFF) + keep_odd) & np.uint32(0xFFFFE000)
-    return rounded.view(np.float32)
 
 
 def _emulated_tf32(params: dict, x: np.ndarray, y: np.ndarray):

@@ -13,6 +13,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -151,6 +152,7 @@ def test_a_diverging_run_stops_and_writes_nothing(tmp_path, package, args):
     result = cli(package, "train", *args, "--out", str(tmp_path / "run"))
     line = one_error_line(result)
     assert result.returncode == 3 and "Try a lower learning rate, e.g. --lr" in line and "Nothing was written" in line
+    assert re.search(r"lambda_max = [\d.]+ .* stable below about 2 / lambda_max = [\d.]+\. Nothing", line), line
     assert not (tmp_path / "run").exists()
 
 

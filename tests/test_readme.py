@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import importlib.util
 import re
 import runpy
 import shlex
@@ -66,7 +67,11 @@ def run_parse_only(argv: list[str], monkeypatch) -> None:
     if argv[0] == "-m":
         target, args = argv[1], argv[2:]
         monkeypatch.setattr(sys, "argv", [target, *args])
-        run = functools.partial(runpy.run_module, target, run_name="__main__", alter_sys=True)
+        spec = importlib.util.find_spec(target)
+        if spec is not None and not hasattr(spec.loader, "get_code"):  # a module pytest's assertion rewriter owns
+            run = functools.partial(runpy.run_path, spec.origin, run_name="__main__")
+        else:
+            run = functools.partial(runpy.run_module, target, run_name="__main__", alter_sys=True)
     else:
         target, args = argv[0], argv[1:]
         assert (ROOT / target).is_file(), f"{target}: no such file"

@@ -72,6 +72,16 @@ def test_a_nan_names_its_step_and_a_tenth_of_the_rate():
     assert "at step 37" in str(exc.value) and "--lr 0.05" in str(exc.value)
 
 
+def test_the_divergence_message_can_say_what_the_curvature_predicted():
+    """A twin adds lambda_max at the start; the rate 2 / lambda_max joins the advice, before "Nothing was written"."""
+    exc = TrainingDiverged(12, math.inf, RunConfig(learning_rate=50.0))
+    assert "lambda_max" not in str(exc) and exc.lambda_max is None
+    exc.add_sharpness(4.4067)
+    text = str(exc)
+    assert "lambda_max = 4.41" in text and "2 / lambda_max = 0.454" in text and "--lr 5" in text
+    assert text.endswith(". Nothing was written.") and "\n" not in text
+
+
 def test_a_loss_far_above_its_start_stops_the_run_at_the_first_full_window():
     # first loss 2.3; from step 21 on, 100: the window of 50 first fills at step 50, with 30 of them 100
     config = RunConfig(batch_size=100, steps=200, learning_rate=3.0)

@@ -28,6 +28,12 @@ def _train(config):
     return train(config)
 
 
+def _sharpness(config):
+    from .curvature import sharpness_at_start
+
+    return sharpness_at_start(config)
+
+
 def _graph(args):
     from .graph import describe_train_step
 
@@ -86,7 +92,7 @@ def _experiment(args):
 def build_parser():
     parser = argparse.ArgumentParser(prog="python -m tfimpl", description=description(__doc__))
     sub = parser.add_subparsers(dest="command", required=True)
-    add_train_command(sub, "tfimpl", _train, tensorflow=True)
+    add_train_command(sub, "tfimpl", _train, tensorflow=True, sharpness=_sharpness)
     p = sub.add_parser("graph", help="print the traced train step's operations by group")
     add_run_arguments(p, tensorflow=True)
     p.set_defaults(func=_graph)
