@@ -74,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m benchmarks.bench_curvature",
         description="what a Hessian-vector product costs beside the gradient",
     )
-    parser.add_argument("--repeats", type=positive_int, default=7, help="alternate timings per call (the median is kept)")
+    parser.add_argument(
+        "--repeats", type=positive_int, default=7, help="alternate timings per call (the median is kept)"
+    )
     args = parser.parse_args(argv)
     print(f"hvp against loss_and_grads, scratch (NumPy by hand), float32, median of {args.repeats} alternate timings")
     for model, batch, grad, hvp in ratios(repeats=args.repeats):
