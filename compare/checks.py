@@ -87,6 +87,7 @@ __all__ = [
 
 DTYPES = ("float64", "float32")
 MODELS = ("linear", "mlp")
+#: (kind of check, dtype) -> the largest relative error that passes; each derived in this module's docstring.
 TOLERANCES = {
     ("value", "float64"): 1e-10,
     ("value", "float32"): 1e-5,

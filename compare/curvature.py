@@ -14,8 +14,8 @@ kernel, and the whole :math:`Hv`, from ``tf.autodiff.ForwardAccumulator`` over `
   none, and the dense R-backward without its :math:`d\text{out}\,V^\top` term (:mod:`scratch.bugs`). Each
   must FAIL.
 
-Tolerances
-----------
+This family's tolerances
+------------------------
 Against TensorFlow, those of every value check (:data:`compare.checks.TOLERANCES`): float64 **1e-10**;
 float32 **1e-5**. An HVP is four passes of the same 784-term products (forward, R-forward, backward,
 R-backward), each with a typical relative error of :math:`\sqrt{784}\,u = 1.7\times10^{-6}` in float32, so

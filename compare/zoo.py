@@ -57,6 +57,7 @@ OPTIMIZER_STEPS = 20  # the optimizers family runs 100; 20 already tell every mi
 ACCURACY_STEPS = 300
 ACCURACY_DROP = 0.01  # one percentage point: what a user would notice; the seed experiment moves 0.1 to 0.2
 RATES = {"sgd": 0.5, "momentum": 0.05, "adam": 0.001}
+#: The checks each mistake is put through, in the order the matrix shows them.
 COLUMNS = ("loss only", "fd64", "fd32", "tape", "piece alone", "lockstep", "accuracy")
 
 
@@ -213,7 +214,7 @@ def accuracy(bug: bugs.Bug, data: Datasets, reference: dict) -> Cell:
 
 
 def zoo_matrix(data: Datasets, *, progress: bool = True) -> list[tuple[str, list[Cell]]]:
-    """Every mistake of :data:`scratch.bugs.ZOO` through every check of :data:`COLUMNS`, in order."""
+    """Every mistake of :data:`scratch.bugs.ZOO` through every check of :data:`compare.zoo.COLUMNS`, in order."""
     from tfimpl.device import exact_float32
 
     reference: dict = {}

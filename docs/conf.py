@@ -5,7 +5,7 @@ docstrings' ``.. math::`` blocks), sphinx-book-theme, and MathJax served from th
 the ``jupyter-server-mathjax`` package ships), never from a CDN: the book builds and is tested offline.
 
 What it holds: ``index.md`` (the README's introduction and the reading order), ``math.md``, the notebooks
-(``docs/notebooks`` is a link to ``../notebooks``), ``api/`` (generated here at each build: ``scratch.X``
+(copied into ``docs/notebooks`` at each build, links adjusted), ``api/`` (generated here at each build: ``scratch.X``
 and ``tfimpl.X`` side by side, module by module), the benchmark report, and the figures the docs draw.
 Two rewrites keep the repository's links working in the book: a docstring's ``docs/math.md#anchor``
 becomes a link to that section, and ``math.md``'s links to source files become links to their API page.
@@ -241,6 +241,14 @@ def place_for_numpydoc(app, what, name, obj, options, lines) -> None:
 CODE_LINK = re.compile(r"\]\(\.\./(scratch|tfimpl|compare|common|benchmarks|tests)/([a-z_/0-9]+)\.py\)")
 
 
+def defaults_by_name(app, what, name, obj, options, lines) -> None:
+    """A class attribute whose default is a function (``Pieces.dense_backward``) names that function,
+    instead of repeating its docstring out of context."""
+    elsewhere = callable(obj) and getattr(obj, "__module__", None) and not name.startswith(f"{obj.__module__}.")
+    if what in ("attribute", "method") and elsewhere and hasattr(obj, "__qualname__"):
+        lines[:] = [f"Default: :func:`{obj.__module__}.{obj.__qualname__}`."]
+
+
 def link_math_sections(app, what, name, obj, options, lines) -> None:
     """A docstring's ``docs/math.md#anchor`` becomes a link to that section of the math page."""
     for i, line in enumerate(lines):
@@ -264,22 +272,29 @@ def link_code_to_api(app, docname, source) -> None:
     source[0] = CODE_LINK.sub(target, source[0])
 
 
-NOTEBOOK_LINK = re.compile(r"\]\(([0-9][0-9]_[a-z_]+)\.py(#[a-z0-9-]+)?\)")
+def copy_notebooks(app) -> None:
+    """``docs/notebooks/``: a copy of each notebook, its links made relative to where the copy sits.
 
-
-def link_notebooks(app, docname, source) -> None:
-    """A notebook's link to another (``03_perceptron.py``) goes to that notebook's page in the book.
-
-    ``docs/notebooks`` is a link to ``../notebooks``, so a relative link would be resolved from the
-    notebooks' real folder, outside the book; a link from the book's root is not.
+    A notebook links ``../docs/math.md#softmax`` from ``notebooks/``; from ``docs/notebooks/`` that is
+    ``../math.md#softmax``. Links between notebooks need no change. The copy is rewritten only when its
+    notebook changes, so an unchanged notebook is neither re-read nor re-executed.
     """
-    if docname.startswith("notebooks/"):
-        source[0] = NOTEBOOK_LINK.sub(lambda m: f"](/notebooks/{m.group(1)}.py{m.group(2) or ''})", source[0])
+    folder = HERE / "notebooks"
+    folder.mkdir(exist_ok=True)
+    sources = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
+    for stale in set(folder.glob("*.py")) - {folder / p.name for p in sources}:
+        stale.unlink()
+    for source in sources:
+        text = source.read_text().replace("](../docs/", "](../")
+        copy = folder / source.name
+        if not copy.exists() or copy.read_text() != text:
+            copy.write_text(text)
 
 
 def setup(app):
     app.connect("builder-inited", write_api_pages)
-    app.connect("source-read", link_notebooks)
+    app.connect("builder-inited", copy_notebooks)
+    app.connect("autodoc-process-docstring", defaults_by_name, priority=50)
     app.connect("autodoc-process-docstring", place_for_numpydoc, priority=100)  # before numpydoc (500)
     app.connect("autodoc-process-docstring", link_math_sections)
     app.connect("source-read", link_code_to_api)
