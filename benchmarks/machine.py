@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["describe_machine", "machine_line"]
+__all__ = ["cpu_clock", "describe_machine", "machine_line"]
 
 
 def _proc_field(path: str, key: str) -> str | None:
@@ -30,6 +30,31 @@ def _cpu_model() -> str:
 def _cpu_flags() -> list[str]:
     flags = set((_proc_field("/proc/cpuinfo", "flags") or "").split())
     return [f for f in ("avx2", "fma", "avx512f", "avx512_bf16", "amx_tile") if f in flags]
+
+
+def cpu_clock() -> tuple[float | None, str]:
+    """The highest clock the kernel reports, in MHz, and where it was read.
+
+    ``cpuinfo_max_freq`` (cpufreq) is the maximum, turbo included; a VM often has no cpufreq, and its
+    ``/proc/cpuinfo`` ``cpu MHz`` is then the base clock, which turbo exceeds.
+    """
+    peaks = []
+    for f in Path("/sys/devices/system/cpu").glob("cpu[0-9]*/cpufreq/cpuinfo_max_freq"):
+        try:
+            peaks.append(int(f.read_text()) / 1000)
+        except (OSError, ValueError):
+            continue
+    if peaks:
+        return max(peaks), "cpufreq cpuinfo_max_freq"
+    try:
+        mhz = [
+            float(line.split(":")[1])
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("cpu MHz")
+        ]
+    except (OSError, ValueError, IndexError):
+        mhz = []
+    return (max(mhz), "/proc/cpuinfo cpu MHz, the base clock on a VM") if mhz else (None, "no clock reported")
 
 
 def _numpy_blas() -> dict:

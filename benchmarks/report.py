@@ -4,8 +4,8 @@ For every workload of :mod:`benchmarks.workloads` chosen by the flags, the sweep
 compiling happen there, apart from the timing), then times rounds of calls until ``--seconds`` have
 passed (at least three rounds) and keeps the median time per call. In the same run it measures:
 
-* the machine's roofline (:mod:`benchmarks.roofline`): each row's ``efficiency`` is the roofline time
-  over its own, at most 1;
+* the machine's roofline (:mod:`benchmarks.roofline`), its peaks timed at the start and at the end:
+  each row's ``efficiency`` is the roofline time over its own, at most 1;
 * the same step's matrix products alone (:mod:`benchmarks.bounds`), a library-level reference;
 * the ``train`` command's loop against the ``train_step`` case (:mod:`benchmarks.loop`);
 * the time to a tutorial's accuracy (:mod:`benchmarks.accuracy`), Keras' ``fit`` included.
@@ -34,6 +34,7 @@ from .builders import build
 from .machine import describe_machine
 from .report_md import markdown
 from .report_plot import plot
+from .roofline import ceiling, measure_peaks
 from .timing import time_rounds
 
 __all__ = ["main", "measure", "run_report"]
@@ -49,7 +50,8 @@ FULL = {
 
 
 def measure(w: workloads.Workload, *, seconds: float, warmup: int, min_rounds: int = 3) -> dict:
-    """Median seconds per call of ``w.run`` over rounds of at least 10 ms; checks the last result.
+    """Median seconds per call of ``w.run`` over rounds of at least 10 ms, with the fastest and slowest
+    round and the interquartile range; checks the last result.
 
     ``warmup`` untimed calls first. The first timed call is a round of its own and sets how many calls
     later rounds make; rounds go on until ``seconds`` have passed and there are ``min_rounds`` of them.
@@ -60,6 +62,7 @@ def measure(w: workloads.Workload, *, seconds: float, warmup: int, min_rounds: i
     return {
         "seconds_per_call": float(np.median(times)),
         "seconds_min": float(times.min()),
+        "seconds_max": float(times.max()),
         "seconds_iqr": float(np.subtract(*np.percentile(times, [75, 25]))),
         "rounds": len(times),
     }
@@ -104,6 +107,9 @@ def _sweep(case_list, data, *, seconds, warmup, min_rounds, progress) -> list[di
                 "examples_per_call": w.examples,
                 **timing,
                 "steps_per_second": w.steps / timing["seconds_per_call"],
+                # the spread over the rounds: the slowest round and the fastest
+                "steps_per_second_min": w.steps / timing["seconds_max"],
+                "steps_per_second_max": w.steps / timing["seconds_min"],
                 "examples_per_second": w.examples / timing["seconds_per_call"],
             }
         )
@@ -113,22 +119,14 @@ def _sweep(case_list, data, *, seconds, warmup, min_rounds, progress) -> list[di
 
 
 def _extras(data, measurements, *, seconds, warmup, min_rounds, accuracy_models, loop, progress) -> dict:
-    """The roofline, the products alone, the loop against the step, and the time to accuracy."""
+    """The products alone, the loop against the step, and the time to accuracy."""
     from .accuracy import time_to_accuracy
     from .loop import loop_rows
-    from .roofline import measure_peaks
 
     tensorflow = workloads.tensorflow_available()
-    devices = sorted({m["device"] for m in measurements} | {"cpu"})
-    # Peaks are timed for at least 0.3 s each: an underestimated peak would inflate every efficiency.
-    peaks = measure_peaks(devices, seconds=min(max(seconds, 0.3), 1.0), tensorflow=tensorflow)
-    products = analysis.bound_rows(measurements, min(seconds, 0.5))
-    analysis.attach_bounds(measurements, products, peaks)
-    timed = lambda w: measure(w, seconds=seconds, warmup=warmup, min_rounds=min_rounds)["seconds_per_call"]  # noqa: E731
     return {
-        "peaks": peaks,
-        "bounds": products,
-        "loop": loop_rows(data, timed, implementations=("scratch", "tfimpl-xla") if tensorflow else ("scratch",))
+        "bounds": analysis.bound_rows(measurements, min(seconds, 0.5)),
+        "loop": loop_rows(data, implementations=("scratch", "tfimpl-xla") if tensorflow else ("scratch",))
         if loop
         else [],
         "time_to_accuracy": time_to_accuracy(
@@ -159,6 +157,12 @@ def run_report(
     case_list = list(workloads.cases(tuple(operations), tuple(implementations), tuple(models), tuple(batch_sizes)))
     if not workloads.tensorflow_available():
         case_list = [c for c in case_list if c.implementation == "scratch"]
+    # The peaks are timed at the start and again at the end, each product for at least 0.3 s: a busy
+    # moment at one of them cannot lower the ceiling below what the steps reach (benchmarks.roofline).
+    devices = sorted({c.device for c in case_list} | {"cpu"})
+    peak_seconds = min(max(seconds, 0.3), 1.0)
+    tensorflow = workloads.tensorflow_available()
+    start_peaks = measure_peaks(devices, seconds=peak_seconds, tensorflow=tensorflow, when="start")
     measurements = _sweep(case_list, data, seconds=seconds, warmup=warmup, min_rounds=min_rounds, progress=progress)
     extras = _extras(
         data,
@@ -170,6 +174,9 @@ def run_report(
         loop=loop,
         progress=progress,
     )
+    end_peaks = measure_peaks(devices, seconds=peak_seconds, tensorflow=tensorflow, when="end", one_thread=False)
+    peaks = ceiling(start_peaks, end_peaks)
+    analysis.attach_bounds(measurements, extras["bounds"], peaks)
     report = {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": _commit(),
@@ -183,6 +190,7 @@ def run_report(
             "round_steps": workloads.ROUND_STEPS,
         },
         "measurements": measurements,
+        "peaks": peaks,
         **extras,
         "crossovers": analysis.crossovers(measurements),
         "targets": analysis.targets(measurements),

@@ -6,7 +6,7 @@ from . import workloads
 from .analysis import lookup
 from .machine import machine_line
 
-__all__ = ["markdown"]
+__all__ = ["loop_table", "markdown"]
 
 
 def _rate(v: float) -> str:
@@ -44,6 +44,21 @@ def _targets(report: dict) -> list[str]:
     return [*lines, ""]
 
 
+def loop_table(rows: list[dict]) -> list[str]:
+    """The loop against its step: medians of centred pairs, the ratio's spread beside it."""
+    lines = [
+        "| implementation | model | `train_step` steps/s | `train` steps/s | ratio (median) | min-max over pairs | target 0.9 met |",
+        "|---|---|---:|---:|---:|---:|:-:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['implementation']} | {r['model']} | {_rate(r['train_step_steps_per_second'])} | "
+            f"{_rate(r['train_steps_per_second'])} | {r['ratio']:.2f} | {r['ratio_min']:.2f}-{r['ratio_max']:.2f} "
+            f"({r['pairs']}) | {'yes' if r['met'] else '**no**'} |"
+        )
+    return lines
+
+
 def _loop(report: dict) -> list[str]:
     rows = report.get("loop", [])
     if not rows:
@@ -51,17 +66,11 @@ def _loop(report: dict) -> list[str]:
     lines = [
         "## Does `train` run at the speed of its own step? (batch 100, CPU)",
         "",
-        "Steady-state steps/s of the `train` command's loop against the `train_step` case, one after the other.",
+        "Steady-state steps/s of the `train` command's loop against the `train_step` case, in centred pairs",
+        "(step, loop, step, ...: each loop run over the mean of the steps just before and after it).",
         "",
-        "| implementation | model | `train_step` steps/s | `train` steps/s | ratio | target 0.9 met |",
-        "|---|---|---:|---:|---:|:-:|",
     ]
-    for r in rows:
-        lines.append(
-            f"| {r['implementation']} | {r['model']} | {_rate(r['train_step_steps_per_second'])} | "
-            f"{_rate(r['train_steps_per_second'])} | {r['ratio']:.2f} | {'yes' if r['met'] else '**no**'} |"
-        )
-    return [*lines, ""]
+    return [*lines, *loop_table(rows), ""]
 
 
 def _accuracy(report: dict) -> list[str]:
@@ -105,6 +114,11 @@ def _crossovers(report: dict) -> list[str]:
     return [*lines, ""]
 
 
+def _cell(r: dict) -> str:
+    spread = f"{_rate(r['steps_per_second_min'])}-{_rate(r['steps_per_second_max'])}"
+    return f"{_rate(r['steps_per_second'])} [{spread}] {r['efficiency']:.0%}"
+
+
 def _operation(report: dict, op: str) -> list[str]:
     rows = [m for m in report["measurements"] if m["operation"] == op]
     if not rows:
@@ -113,6 +127,8 @@ def _operation(report: dict, op: str) -> list[str]:
     lines = [
         f"## `{op}`: steps per second (efficiency against the roofline)",
         "",
+        "Median over the rounds, the slowest and fastest round in brackets, then the efficiency.",
+        "",
         "| model | implementation | device | " + " | ".join(f"B={b:,}" for b in batches) + " |",
         "|---|---|---|" + "---:|" * len(batches),
     ]
@@ -120,7 +136,7 @@ def _operation(report: dict, op: str) -> list[str]:
         for impl in workloads.IMPLEMENTATIONS:
             for device in ("cpu", "gpu"):
                 found = [lookup(rows, model=model, implementation=impl, device=device, batch_size=b) for b in batches]
-                cells = [f"{_rate(r['steps_per_second'])} ({r['efficiency']:.0%})" if r else "" for r in found]
+                cells = [_cell(r) if r else "" for r in found]
                 if any(cells):
                     lines.append(f"| {model} | {impl} | {device} | " + " | ".join(cells) + " |")
     return [*lines, ""]
@@ -128,14 +144,27 @@ def _operation(report: dict, op: str) -> list[str]:
 
 def _roofline(report: dict) -> list[str]:
     lines = [
-        "## The roofline: this machine's peaks, measured in this run",
+        "## The roofline: this machine's peaks, a ceiling no step can beat",
         "",
-        "| device | peak GFLOP/s (large float32 GEMM) | peak GB/s (fastest copy) | set by |",
-        "|---|---:|---:|---|",
+        "Peak float32 FLOP/s is the largest of: the best product of several shapes measured at the start and the",
+        "end of the run, one thread's best times the cores, and the physical figure (cores x 2 FMA units x lanes",
+        "x 2 x clock). All are in results.json; the one that set the ceiling is named.",
+        "",
+        "| device | ceiling GFLOP/s | set by | measured | per core x cores | physical | peak GB/s (fastest copy) |",
+        "|---|---:|---|---:|---:|---:|---:|",
     ]
     for device, p in report["peaks"].items():
-        best = max(p["by_library"], key=lambda lib: p["by_library"][lib]["gemm_flops"])
-        lines.append(f"| {device} | {p['gemm_flops'] / 1e9:,.0f} | {p['bandwidth'] / 1e9:,.0f} | GEMM: {best} |")
+        cells = [
+            f"{p[k] / 1e9:,.0f}" if p.get(k) else "n/a"
+            for k in ("gemm_flops_measured", "gemm_flops_per_core_x_cores", "gemm_flops_physical")
+        ]
+        lines.append(
+            f"| {device} | {p['gemm_flops'] / 1e9:,.0f} | {p['gemm_set_by']} | {' | '.join(cells)} | "
+            f"{p['bandwidth'] / 1e9:,.0f} |"
+        )
+    found = [m["efficiency"] for m in report["measurements"]]
+    if found:
+        lines += ["", f"Largest efficiency in this report: {max(found):.1%}."]
     return [*lines, ""]
 
 

@@ -1,4 +1,5 @@
-"""One PNG per operation: examples per second against batch size, a panel per model, the roofline dotted."""
+"""One PNG per operation: examples per second against batch size (median, with the rounds' spread as a band),
+a panel per model, the roofline dotted."""
 
 from __future__ import annotations
 
@@ -23,15 +24,25 @@ STYLE = {
 def _lines(ax, rows: list[dict], model: str) -> None:
     for impl in workloads.IMPLEMENTATIONS:
         for device in ("cpu", "gpu"):
-            pts = sorted(
-                (r["batch_size"], r["examples_per_second"])
-                for r in rows
-                if (r["model"], r["implementation"], r["device"]) == (model, impl, device)
+            found = sorted(
+                (r for r in rows if (r["model"], r["implementation"], r["device"]) == (model, impl, device)),
+                key=lambda r: r["batch_size"],
             )
-            if pts:
+            if found:
                 color, marker = STYLE[impl]
+                batch = [r["batch_size"] for r in found]
+                # the band: the slowest round to the fastest
+                ax.fill_between(
+                    batch,
+                    [r["batch_size"] * r["steps_per_second_min"] for r in found],
+                    [r["batch_size"] * r["steps_per_second_max"] for r in found],
+                    color=color,
+                    alpha=0.18,
+                    linewidth=0,
+                )
                 ax.plot(
-                    *zip(*pts, strict=True),
+                    batch,
+                    [r["examples_per_second"] for r in found],
                     color=color,
                     marker=marker,
                     linestyle="-" if device == "cpu" else "--",

@@ -9,11 +9,24 @@ moved at the machine's peak bandwidth:
 
 and an implementation's *efficiency* is :math:`t_{\text{roofline}} / t_{\text{measured}} \le 1`.
 
-* **Peak FLOP/s**: the best of large float32 matrix products (2048 x 2048 on a CPU, 8192 x 8192 on a
-  GPU), by NumPy's BLAS and by TensorFlow, whichever is faster.
+* **Peak FLOP/s**, the *ceiling*: the largest of three figures, so that no step can beat it, busy
+  machine or quiet (:func:`measure_peaks`, :func:`ceiling`):
+
+  - *measured*: the best float32 matrix product of several shapes (squares of 1024 and 2048 on a CPU,
+    4096 and 8192 on a GPU, and the workloads' own largest products, :data:`GEMM_SHAPES`), by NumPy's
+    BLAS and by TensorFlow, each timed for at least 0.3 s, at the start of the run and again at its end;
+  - *per core x cores* (CPU): the best product on one thread (NumPy's and TensorFlow's), in a process of
+    its own, times the usable cores. A second program on a 2-core machine halves what two threads can get, but leaves one
+    thread its core, and a core is never faster with its neighbours busy than alone;
+  - *physical* (CPU, where the clock can be read): cores x FMA units (taken as 2, the most any x86 core
+    has) x float32 lanes (16 with AVX-512, 8 with AVX2) x 2 FLOPs x clock (the highest the kernel
+    reports: ``cpuinfo_max_freq`` where there is one, else ``cpu MHz``, which a VM reports at its base
+    clock, below turbo; that is why the measured figures stay in).
+
+  ``results.json`` keeps all three side by side and names the one that set the ceiling.
 * **Peak bandwidth**: the best of copies (read and write) of several sizes, from ones that fit in the
-  caches to ones that do not. The fastest (a cache-resident copy) is the bound: a small model's step
-  runs out of the caches too, and a bound must not be beaten.
+  caches to ones that do not, at the start and at the end. The fastest (a cache-resident copy) is the
+  bound: a small model's step runs out of the caches too, and a bound must not be beaten.
 * On a GPU both are timed inside one XLA-compiled loop, so no iteration waits for the host.
 * **FLOPs** of a step: its matrix products (:func:`benchmarks.workloads.flops`); the elementwise work
   is far smaller. **Bytes**: :func:`step_bytes`, the compulsory traffic, which no implementation can
@@ -25,16 +38,37 @@ and an implementation's *efficiency* is :math:`t_{\text{roofline}} / t_{\text{me
 from __future__ import annotations
 
 import itertools
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 
+from .machine import cpu_clock, describe_machine
 from .timing import time_rounds
 from .workloads import MODELS, flops
 
-__all__ = ["measure_peaks", "roofline_seconds", "step_bytes"]
+__all__ = ["GEMM_SHAPES", "ceiling", "gemm_rates", "measure_peaks", "physical_peak", "roofline_seconds", "step_bytes"]
 
 FLOAT32 = 4
 COPY_SIZES_MIB = (0.25, 2, 16, 64)
+FMA_UNITS = 2  # the most any x86 core has: a bound must not assume fewer
+LANES = (("avx512f", 16), ("avx2", 8))  # float32 lanes of the widest vector unit; SSE's 4 otherwise
+
+
+def _own_shapes() -> list[tuple[int, int, int]]:
+    """The workloads' largest products, ``(m, k, n)``: the batch times a hidden layer's weights, at B = 1,000
+    and 10,000 (the linear model's ``(B, 784) x (784, 10)`` is far from any peak)."""
+    return sorted({(b, 784, hidden[0]) for hidden in MODELS.values() if hidden for b in (1000, 10000)})
+
+
+#: ``(m, k, n)`` of the products whose best rate is the measured peak, per device.
+GEMM_SHAPES = {
+    "cpu": [(n, n, n) for n in (1024, 2048)] + _own_shapes(),
+    "gpu": [(n, n, n) for n in (4096, 8192)] + _own_shapes(),
+}
 
 
 def step_bytes(model: str, batch_size: int, kind: str) -> int:
@@ -56,21 +90,112 @@ def _best(fn, seconds: float) -> float:
     return float(np.min(time_rounds(fn, seconds=seconds, min_rounds=3)[0]))
 
 
-def _numpy_peaks(seconds: float) -> dict:
-    n = 2048
+def gemm_rates(seconds: float, shapes=None) -> dict[str, float]:
+    """NumPy's float32 FLOP/s for each product of :data:`GEMM_SHAPES` (``"m x k x n"`` -> FLOP/s)."""
     rng = np.random.default_rng(0)
-    a, b, out = rng.random((n, n), dtype=np.float32), rng.random((n, n), dtype=np.float32), np.empty((n, n), np.float32)
-    gemm = 2 * n**3 / _best(lambda: np.matmul(a, b, out=out), seconds)
+    rates = {}
+    for m, k, n in shapes or GEMM_SHAPES["cpu"]:
+        a, b = rng.random((m, k), dtype=np.float32), rng.random((k, n), dtype=np.float32)
+        out = np.empty((m, n), np.float32)
+        rates[f"{m}x{k}x{n}"] = 2 * m * k * n / _best(lambda a=a, b=b, out=out: np.matmul(a, b, out=out), seconds)
+    return rates
+
+
+def _numpy_peaks(seconds: float) -> dict:
+    gemm = gemm_rates(seconds)
     bandwidth = []
     for mib in COPY_SIZES_MIB:
         src = np.ones(int(mib * 2**20) // FLOAT32, np.float32)
         dst = np.empty_like(src)
         bandwidth.append(2 * src.nbytes / _best(lambda s=src, d=dst: np.copyto(d, s), seconds / len(COPY_SIZES_MIB)))
     return {
-        "gemm_flops": gemm,
+        "gemm_flops": max(gemm.values()),
+        "gemm_by_shape": gemm,
         "bandwidth": max(bandwidth),
         "bandwidth_by_size": dict(zip(COPY_SIZES_MIB, bandwidth, strict=True)),
     }
+
+
+ONE_THREAD_SHAPES = [(1024, 1024, 1024), (2048, 2048, 2048), (10000, 784, 1024)]
+
+
+def one_thread_rates(seconds: float, tensorflow: bool) -> dict[str, float]:
+    """Best FLOP/s of :data:`ONE_THREAD_SHAPES` on one thread, per library. Call it in a fresh process whose
+    environment sets ``OPENBLAS_NUM_THREADS=1``: BLAS and TensorFlow fix their thread pools when they load."""
+    out = {"numpy": max(gemm_rates(seconds, ONE_THREAD_SHAPES).values())}
+    if tensorflow:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+        out["tensorflow"] = max(_tensorflow_gemm_rates("cpu", seconds, ONE_THREAD_SHAPES).values())
+    return out
+
+
+def _one_thread_gemm(seconds: float, tensorflow: bool) -> dict | None:
+    """:func:`one_thread_rates` in a process of its own; None if that process fails (the other figures remain)."""
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    code = (
+        "import json; from benchmarks.roofline import one_thread_rates; "
+        f"print(json.dumps(one_thread_rates({seconds!r}, {tensorflow!r})))"
+    )
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            env=env,
+            cwd=Path(__file__).parents[1],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def physical_peak(machine: dict | None = None) -> dict | None:
+    """Cores x FMA units x float32 lanes x 2 x clock, from what the CPU reports; None where no clock is read."""
+    machine = machine or describe_machine()
+    mhz, source = cpu_clock()
+    if mhz is None:
+        return None
+    lanes = next((n for flag, n in LANES if flag in machine["cpu_flags"]), 4)
+    cores = machine["usable_cores"]
+    return {
+        "gemm_flops": cores * FMA_UNITS * lanes * 2 * mhz * 1e6,
+        "cores": cores,
+        "fma_units": FMA_UNITS,
+        "lanes": lanes,
+        "clock_mhz": mhz,
+        "clock_source": source,
+    }
+
+
+def _tensorflow_gemm_rates(device: str, seconds: float, shapes) -> dict[str, float]:
+    """TensorFlow's float32 FLOP/s per product shape, ``repeats`` products inside one compiled loop."""
+    import tensorflow as tf
+
+    gpu = device == "gpu"
+    repeats = 20 if gpu else 2
+    rates = {}
+    with tf.device("/GPU:0" if gpu else "/CPU:0"):
+        for m, k, n in shapes:
+            a = tf.random.stateless_uniform((m, k), seed=(0, 1))
+            b = tf.random.stateless_uniform((k, n), seed=(0, 2))
+
+            @tf.function(jit_compile=gpu)
+            def gemm_loop(a, b):
+                c = tf.zeros((), tf.float32)
+                for _ in tf.range(repeats):  # the carried scalar keeps each product from being hoisted
+                    c = tf.reduce_sum(tf.matmul(a + c, b)[:1, :1]) * 0.0
+                return c
+
+            rates[f"{m}x{k}x{n}"] = (
+                repeats * 2 * m * k * n / _best(lambda f=gemm_loop, a=a, b=b: f(a, b).numpy(), seconds)
+            )
+    return rates
 
 
 def _tensorflow_peaks(device: str, seconds: float) -> dict:
@@ -78,16 +203,8 @@ def _tensorflow_peaks(device: str, seconds: float) -> dict:
     import tensorflow as tf
 
     gpu = device == "gpu"
-    n, repeats = (8192, 20) if gpu else (2048, 2)
+    repeats = 20 if gpu else 2
     with tf.device("/GPU:0" if gpu else "/CPU:0"):
-        a = tf.random.stateless_uniform((n, n), seed=(0, 1))
-
-        @tf.function(jit_compile=gpu)
-        def gemm_loop(a):
-            c = tf.zeros((), tf.float32)
-            for _ in tf.range(repeats):  # the carried scalar keeps each product from being hoisted
-                c = tf.reduce_sum(tf.matmul(a + c, a)[:1, :1]) * 0.0
-            return c
 
         def copies(mib):
             x0 = tf.ones((int(mib * 2**20) // FLOAT32,))
@@ -100,26 +217,84 @@ def _tensorflow_peaks(device: str, seconds: float) -> dict:
 
             return 2 * repeats * 10 * x0.shape[0] * FLOAT32 / _best(lambda: copy_loop(x0).numpy(), seconds / 4)
 
-        gemm = repeats * 2 * n**3 / _best(lambda: gemm_loop(a).numpy(), seconds)
         bandwidth = [copies(mib) for mib in COPY_SIZES_MIB]
+    by_shape = _tensorflow_gemm_rates(device, seconds, GEMM_SHAPES[device])
     return {
-        "gemm_flops": gemm,
+        "gemm_flops": max(by_shape.values()),
+        "gemm_by_shape": by_shape,
         "bandwidth": max(bandwidth),
         "bandwidth_by_size": dict(zip(COPY_SIZES_MIB, bandwidth, strict=True)),
     }
 
 
-def measure_peaks(devices, *, seconds: float = 0.5, tensorflow: bool = True) -> dict:
-    """Per device (``"cpu"``, ``"gpu"``): peak FLOP/s and bytes/s, and what set them."""
+def measure_peaks(
+    devices, *, seconds: float = 0.5, tensorflow: bool = True, when: str = "start", one_thread: bool = True
+) -> dict:
+    """One timing of every device's figures: ``{device: {"measured": {library: ...}, ...}}``.
+
+    ``when`` labels it (``"start"``, ``"end"``); :func:`ceiling` combines several. ``one_thread`` adds the
+    per-core figure (a second process, a few seconds), which a busy machine does not lower: once a run is enough.
+    """
     out = {}
     for device in devices:
         found = {"numpy": _numpy_peaks(seconds)} if device == "cpu" else {}
         if tensorflow:
             found["tensorflow"] = _tensorflow_peaks(device, seconds)
+        entry = {"when": when, "measured": found}
+        if device == "cpu" and one_thread:
+            one = _one_thread_gemm(seconds, tensorflow)
+            cores = describe_machine()["usable_cores"]
+            entry["per_core_x_cores"] = (
+                None if one is None else {"one_thread": one, "cores": cores, "gemm_flops": max(one.values()) * cores}
+            )
+        out[device] = entry
+    return out
+
+
+def _per_core(timings, device: str) -> float | None:
+    found = [t[device]["per_core_x_cores"]["gemm_flops"] for t in timings if t[device].get("per_core_x_cores")]
+    return max(found) if found else None
+
+
+def ceiling(*timings: dict) -> dict:
+    """The peaks a step is measured against: per device, the largest FLOP/s and bytes/s of every timing
+    (start and end), the per-core figure and the physical one, with what set each and the rest beside it."""
+    physical = physical_peak()
+    out = {}
+    for device in timings[0]:
+        flops_candidates, bandwidth_candidates = [], []
+        for t in timings:
+            entry = t[device]
+            for library, f in entry["measured"].items():
+                best_shape = max(f["gemm_by_shape"], key=f["gemm_by_shape"].get)
+                flops_candidates.append(
+                    (f["gemm_flops"], f"measured: {library}, {best_shape}, {entry['when']} of the run")
+                )
+                bandwidth_candidates.append((f["bandwidth"], f"measured: {library}, {entry['when']} of the run"))
+            per_core = entry.get("per_core_x_cores")
+            if per_core:
+                flops_candidates.append(
+                    (
+                        per_core["gemm_flops"],
+                        f"per core x {per_core['cores']} cores: {max(per_core['one_thread'], key=per_core['one_thread'].get)}, {entry['when']} of the run",
+                    )
+                )
+        if device == "cpu" and physical:
+            flops_candidates.append(
+                (physical["gemm_flops"], f"physical: {physical['clock_mhz']:.0f} MHz ({physical['clock_source']})")
+            )
+        gemm, gemm_by = max(flops_candidates)
+        bandwidth, bandwidth_by = max(bandwidth_candidates)
         out[device] = {
-            "gemm_flops": max(f["gemm_flops"] for f in found.values()),
-            "bandwidth": max(f["bandwidth"] for f in found.values()),
-            "by_library": found,
+            "gemm_flops": gemm,
+            "gemm_set_by": gemm_by,
+            "bandwidth": bandwidth,
+            "bandwidth_set_by": bandwidth_by,
+            "gemm_flops_measured": max(f["gemm_flops"] for t in timings for f in t[device]["measured"].values()),
+            "gemm_flops_per_core_x_cores": _per_core(timings, device),
+            "gemm_flops_physical": physical["gemm_flops"] if device == "cpu" and physical else None,
+            "physical": physical if device == "cpu" else None,
+            "timings": [t[device] for t in timings],
         }
     return out
 

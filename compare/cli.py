@@ -8,6 +8,7 @@ Commands::
     python -m compare --json rows.json   # also write the rows (with their full names) as JSON objects
     python -m compare plots RUN_DIR      # the tutorials' figures, NumPy and TensorFlow side by side
     python -m compare zoo                # classic backprop mistakes against every check: which catches which
+    python -m compare seeds              # each tutorial recipe over 5 seeds in both twins, McNemar's test
 
 Every family except ``precision`` runs with TF32 off and TensorFlow's op determinism on
 (:func:`tfimpl.device.exact_float32`); the caller's settings are restored afterwards. The header says
@@ -166,6 +167,10 @@ def main(argv=None) -> int:
         from .zoo import main as zoo_main
 
         return zoo_main(argv[1:])
+    if argv[:1] == ["seeds"]:  # accuracy over seeds and McNemar's test (compare/seeds.py)
+        from .seeds import main as seeds_main
+
+        return seeds_main(argv[1:])
     if argv[:1] == ["plots"]:
         p = argparse.ArgumentParser(prog="python -m compare plots", description="the figures, both twins side by side")
         p.add_argument("run_dir")
@@ -179,7 +184,7 @@ def main(argv=None) -> int:
     unknown = [f for f in args.families if f not in FAMILIES]
     if unknown:
         parser.error(
-            f"unknown family {', '.join(unknown)}; choose from {', '.join(FAMILIES)} (or plots RUN_DIR, or zoo)"
+            f"unknown family {', '.join(unknown)}; choose from {', '.join(FAMILIES)} (or plots RUN_DIR, zoo, seeds)"
         )
     families = [f for f in FAMILIES if f in args.families] or list(FAMILIES)
     with one_line_errors() as outcome:

@@ -121,15 +121,15 @@ def report_run(tf, tmp_path_factory):
     from benchmarks import loop
 
     out = tmp_path_factory.mktemp("report") / "report"
-    saved = loop.LOOP_STEPS, loop.REPEATS
-    loop.LOOP_STEPS, loop.REPEATS = 220, 1
+    saved = loop.LOOP_STEPS, loop.PAIRS
+    loop.LOOP_STEPS, loop.PAIRS = 220, 1
     try:
         rep = report.run_report(
             out,
             operations=("train_step", "forward"),
             implementations=("scratch", "tfimpl-graph", "tfimpl-xla", "keras"),
             models=("mlp",),
-            batch_sizes=(1, 100),
+            batch_sizes=(1, 100, 1000),  # 1,000: where a peak timed once, busy, was beaten by 24%
             seconds=0.01,
             warmup=1,
             min_rounds=1,
@@ -139,7 +139,7 @@ def report_run(tf, tmp_path_factory):
             progress=False,
         )
     finally:
-        loop.LOOP_STEPS, loop.REPEATS = saved
+        loop.LOOP_STEPS, loop.PAIRS = saved
     return out, rep, json.loads((out / "results.json").read_text())
 
 
@@ -147,22 +147,32 @@ def test_report_writes_json_markdown_and_plots(report_run):
     out, rep, data = report_run
     assert data["machine"]["cores"] >= 1 and data["machine"]["numpy_blas"]["name"]
     meas = data["measurements"]
-    assert len(meas) == 2 * 4 * 2  # (train_step, forward) x 4 implementations x 2 batch sizes, the MLP, CPU
+    assert len(meas) == 2 * 4 * 3  # (train_step, forward) x 4 implementations x 3 batch sizes, the MLP, CPU
     for m in meas:
         for key in ("implementation", "model", "batch_size", "device", "steps_per_second", "examples_per_second"):
             assert key in m
         assert m["steps_per_second"] > 0 and m["flops_per_step"] > 0 and m["bytes_per_step"] > 0
         assert m["examples_per_second"] == pytest.approx(m["steps_per_second"] * m["batch_size"])
+        assert m["steps_per_second_min"] <= m["steps_per_second"] <= m["steps_per_second_max"]  # the spread
     assert {m["steps_per_call"] for m in meas if m["operation"] == "train_step" and m["batch_size"] == 100} == {
         workloads.ROUND_STEPS
     }
-    assert len(data["bounds"]) == 4  # (train, forward) x (1, 100), the MLP
+    assert len(data["bounds"]) == 6  # (train, forward) x (1, 100, 1000), the MLP
     got = {(c["operation"], c["implementation"]) for c in data["crossovers"]}
     assert got == {
         (op, i) for op in ("forward", "train_step") for i in ("best tfimpl", "tfimpl-graph", "tfimpl-xla", "keras")
     }
     md = (out / "report.md").read_text()
     assert "| mlp | scratch | cpu |" in md and "## Targets" in md and data["machine"]["numpy"] in md
+    assert "Largest efficiency in this report" in md and "set by" in md
+    cpu = data["peaks"]["cpu"]
+    assert cpu["gemm_flops"] >= cpu["gemm_flops_measured"] and [t["when"] for t in cpu["timings"]] == ["start", "end"]
+    assert cpu["gemm_set_by"].split(":")[0] in (
+        "measured",
+        "per core x 2 cores",
+        "physical",
+        f"per core x {data['machine']['usable_cores']} cores",
+    )
     assert "## Time to accuracy" in md and "## Does `train` run at the speed" in md and "roofline" in md
     for name in ("train_step.png", "forward.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -171,6 +181,7 @@ def test_report_writes_json_markdown_and_plots(report_run):
     assert {(r["implementation"], r["model"]) for r in data["loop"]} == {
         (i, m) for i in ("scratch", "tfimpl-xla") for m in ("linear", "mlp")
     }
+    assert all(r["ratio_min"] <= r["ratio"] <= r["ratio_max"] and r["pairs"] == 1 for r in data["loop"])
 
 
 def _efficiencies(obj, path=""):
@@ -203,6 +214,62 @@ def test_time_to_accuracy_is_reported(report_run):
 def test_the_efficiency_check_can_fail():
     """Negative control: a key named efficiency above 1 is found, however deep."""
     assert dict(_efficiencies({"a": [{"efficiency": 1.2}]})) == {".a[0].efficiency": 1.2}
+
+
+def _timing(when, numpy, tensorflow=None, one_thread=None):
+    def lib(flops):
+        return {"gemm_flops": flops, "gemm_by_shape": {"2048x2048x2048": flops}, "bandwidth": 1e11}
+
+    measured = {"numpy": lib(numpy)} | ({"tensorflow": lib(tensorflow)} if tensorflow else {})
+    per_core = (
+        None if one_thread is None else {"one_thread": {"numpy": one_thread}, "cores": 2, "gemm_flops": 2 * one_thread}
+    )
+    return {"cpu": {"when": when, "measured": measured, "per_core_x_cores": per_core}}
+
+
+def test_the_ceiling_is_the_largest_figure_and_names_it(monkeypatch):
+    """A busy start (half the machine) cannot lower the ceiling: the end, or one core times the cores, hold it."""
+    monkeypatch.setattr(roofline, "physical_peak", lambda: None)
+    busy, quiet = _timing("start", 2.1e11, one_thread=2.0e11), _timing("end", 4.0e11, 4.2e11)
+    got = roofline.ceiling(busy, quiet)["cpu"]
+    assert (
+        got["gemm_flops"] == 4.2e11
+        and got["gemm_set_by"].startswith("measured: tensorflow")
+        and "end" in got["gemm_set_by"]
+    )
+    assert got["gemm_flops_per_core_x_cores"] == 4.0e11
+    # busy at both timings: the one-thread figure, which a second program cannot halve, sets it
+    got = roofline.ceiling(busy, _timing("end", 2.2e11))["cpu"]
+    assert got["gemm_flops"] == 4.0e11 and got["gemm_set_by"].startswith("per core x 2 cores: numpy")
+    # negative control: the start timing alone, busy, is the old bound, which a quiet step at 3e11 beats
+    assert roofline.ceiling(_timing("start", 2.1e11))["cpu"]["gemm_flops"] < 3e11
+
+
+def test_the_physical_peak_is_cores_fma_lanes_and_clock(monkeypatch):
+    monkeypatch.setattr(roofline, "cpu_clock", lambda: (3000.0, "test"))
+    got = roofline.physical_peak({"cpu_flags": ["avx2", "fma", "avx512f"], "usable_cores": 2})
+    assert got["gemm_flops"] == 2 * 2 * 16 * 2 * 3000e6 and got["lanes"] == 16
+    assert roofline.physical_peak({"cpu_flags": ["avx2", "fma"], "usable_cores": 4})["lanes"] == 8
+    monkeypatch.setattr(roofline, "cpu_clock", lambda: (None, "no clock reported"))
+    assert roofline.physical_peak({"cpu_flags": [], "usable_cores": 2}) is None
+
+
+def test_centred_pairs_cancel_a_steady_drift(monkeypatch, mnist):
+    """The machine slows by 10% per measurement; the loop runs at exactly its step's speed at each moment.
+    Centred pairs read 1.0; the old protocol (best of each) read the drift instead."""
+    from benchmarks import loop
+
+    clock = iter(range(100))
+    speed = lambda: 1000 * 0.9 ** next(clock)  # noqa: E731  (steps/s at this moment)
+    monkeypatch.setattr(loop, "_step_rate", lambda w: speed())
+    monkeypatch.setattr(loop, "_train_rate", lambda impl, model, data: speed())
+    monkeypatch.setattr(loop, "build", lambda case, data: None)
+    row = loop.loop_rows(mnist, implementations=("scratch",), models=("linear",), pairs=4)[0]
+    # each loop at 0.9^k against the mean of 0.9^(k-1) and 0.9^(k+1): 0.9 / ((1 + 0.81) / 2) = 0.994
+    assert row["ratio"] == pytest.approx(0.9 / 0.905) and row["ratio_min"] == pytest.approx(row["ratio_max"])
+    clock = iter(range(100))
+    steps, loops = [speed() for _ in range(0, 9, 2)], [speed() for _ in range(1, 9, 2)]
+    assert max(loops) / max(steps) < 0.9  # negative control: best of each, a drift reads as a slow loop
 
 
 def test_step_bytes_count_the_least_traffic():
