@@ -17,7 +17,7 @@ import math
 from . import bounds, workloads
 from .roofline import roofline_seconds, step_bytes
 
-__all__ = ["BOUND_KIND", "attach_bounds", "bound_rows", "crossing", "crossovers", "lookup", "targets"]
+__all__ = ["BOUND_KIND", "attach_bounds", "bound_rows", "crossing", "crossovers", "lookup", "targets", "verdict"]
 
 BOUND_KIND = {
     "forward": "forward",
@@ -76,12 +76,13 @@ def lookup(measurements, **key) -> dict | None:
 
 
 def crossovers(measurements: list[dict]) -> list[dict]:
-    """Per operation, model, TF device and TensorFlow implementation: the batch size where it overtakes scratch.
+    """Per operation, model, TF device and TensorFlow implementation: where the lead changes hands.
 
-    With ``r(B)`` = that implementation's examples/s over scratch's at each measured batch size, the
-    crossover is where ``log r`` turns positive, interpolated linearly in ``log B`` between the two sizes
-    around it. ``"best tfimpl"`` takes the fastest tfimpl variant at each size. ``batch_size`` is None,
-    with the reason in ``explanation``, when TensorFlow is ahead everywhere or nowhere.
+    With ``r(B)`` = that implementation's examples/s over scratch's at each measured batch size, a
+    change is where ``log r`` changes sign, interpolated linearly in ``log B`` between the two sizes
+    around it (:func:`crossing`); a path can lead, fall behind and lead again. ``"best tfimpl"`` takes
+    the fastest tfimpl variant at each size, and names which one at both ends of each change.
+    ``batch_size`` is the size from which TensorFlow leads up to the largest measured, or None.
     """
     out = []
     tf_rows = [r for r in measurements if r["implementation"] != "scratch"]
@@ -110,7 +111,7 @@ def crossovers(measurements: list[dict]) -> list[dict]:
                     )
             if len(ratios) < 2:
                 continue
-            batch_size, text = crossing(ratios)
+            batch_size, text, changes = crossing(ratios)
             out.append(
                 {
                     "operation": op,
@@ -119,30 +120,109 @@ def crossovers(measurements: list[dict]) -> list[dict]:
                     "implementation": impl,
                     "batch_size": batch_size,
                     "explanation": text,
+                    "changes": changes,
                     "ratios": [[b, r, i] for b, r, i in ratios],
                 }
             )
     return out
 
 
-def crossing(ratios: list[tuple[int, float, str]]) -> tuple[float | None, str]:
-    if all(r >= 1 for _, r, _ in ratios):
-        return None, f"ahead of NumPy at every batch size measured (from {ratios[0][0]:,})"
-    if all(r < 1 for _, r, _ in ratios):
-        return None, f"behind NumPy at every batch size measured (up to {ratios[-1][0]:,})"
-    if ratios[-1][1] < 1:
-        return None, f"behind NumPy again at the largest batch size measured ({ratios[-1][0]:,})"
-    crossing, text = None, ""
-    for (b0, r0, _), (b1, r1, impl) in itertools.pairwise(ratios):  # the last change from behind to ahead
-        if r0 < 1 <= r1:
-            frac = -math.log(r0) / (math.log(r1) - math.log(r0))
-            crossing = math.exp(math.log(b0) + frac * (math.log(b1) - math.log(b0)))
-            text = f"overtakes NumPy between batch {b0:,} and {b1:,} (about {crossing:,.0f}; {impl})"
-    return crossing, text
+def _interpolate(b0: int, r0: float, b1: int, r1: float) -> float:
+    """Where ``log r`` crosses 0 on the straight line between ``(log b0, log r0)`` and ``(log b1, log r1)``."""
+    frac = -math.log(r0) / (math.log(r1) - math.log(r0))
+    return math.exp(math.log(b0) + frac * (math.log(b1) - math.log(b0)))
+
+
+def crossing(ratios: list[tuple[int, float, str]]) -> tuple[float | None, str, list[dict]]:
+    """Every change of leader along the batch axis.
+
+    ``ratios``: ``(batch, TF's rate / NumPy's, the TF path)`` by increasing batch. Returns the batch from
+    which TensorFlow leads to the largest size measured (None if it does not lead there, or leads
+    everywhere), a sentence naming every change, and the changes: ``{"batch_size", "leader", "between",
+    "paths"}``, each interpolated in log batch between the two sizes around it.
+    """
+    changes = []
+    for (b0, r0, i0), (b1, r1, i1) in itertools.pairwise(ratios):
+        if (r0 >= 1) != (r1 >= 1):
+            changes.append(
+                {
+                    "batch_size": _interpolate(b0, r0, b1, r1),
+                    "leader": "TensorFlow" if r1 >= 1 else "NumPy",
+                    "between": [b0, b1],
+                    "paths": [i0, i1],
+                }
+            )
+    first = "ahead of" if ratios[0][1] >= 1 else "behind"
+    if not changes:
+        everywhere = f"{first} NumPy at every batch size measured ({ratios[0][0]:,} to {ratios[-1][0]:,})"
+        return None, everywhere, changes
+    parts = [f"{first} NumPy at batch {ratios[0][0]:,}"]
+    for c in changes:
+        b0, b1 = c["between"]
+        paths = (
+            c["paths"][0] if c["paths"][0] == c["paths"][1] else f"{c['paths'][0]} at {b0:,}, {c['paths'][1]} at {b1:,}"
+        )
+        verb = "overtakes NumPy" if c["leader"] == "TensorFlow" else "falls behind NumPy"
+        parts.append(f"{verb} at about {c['batch_size']:,.0f} (between {b0:,} and {b1:,}; {paths})")
+    last = changes[-1]
+    return (last["batch_size"] if last["leader"] == "TensorFlow" else None), "; ".join(parts), changes
+
+
+def verdict(measurements: list[dict], device: str = "cpu", batch_size: int = 100) -> list[dict]:
+    """Per model, the answer a benchmarker came for: scratch, the best TensorFlow path and Keras ``fit`` at
+    ``batch_size`` (``train_step`` steps/s), their ratios, the best path's compile cost, and after how many
+    steps that cost is paid back, ``n = C / (1/r_numpy - 1/r_tf)`` (where TensorFlow is faster).
+    """
+    out = []
+    for model in workloads.MODELS:
+
+        def get(impl, model=model):
+            return lookup(
+                measurements,
+                operation="train_step",
+                implementation=impl,
+                model=model,
+                batch_size=batch_size,
+                device="cpu" if impl == "scratch" else device,
+            )
+
+        s, k = get("scratch"), get("keras")
+        tf_rows = [r for i in workloads.TF_IMPLEMENTATIONS if i != "keras" and (r := get(i))]
+        if not s or not tf_rows:
+            continue
+        best = max(tf_rows, key=lambda r: r["steps_per_second"])
+        r_np, r_tf = s["steps_per_second"], best["steps_per_second"]
+        compile_s = best.get("compile_seconds", 0.0)
+        payback = compile_s / (1 / r_np - 1 / r_tf) if r_tf > r_np else None
+        row = {
+            "model": model,
+            "device": device,
+            "batch_size": batch_size,
+            "scratch": r_np,
+            "best_tf": best["implementation"],
+            "best_tf_steps_per_second": r_tf,
+            "best_tf_over_scratch": r_tf / r_np,
+            "keras": k["steps_per_second"] if k else None,
+            "scratch_over_keras": r_np / k["steps_per_second"] if k else None,
+            "compile_seconds": compile_s,
+            "payback_steps": payback,
+        }
+        if payback is None:
+            row["advice"] = f"NumPy by hand is the fastest here ({r_np / r_tf:.2f}x the best TensorFlow path): use it."
+        else:
+            epochs = payback * batch_size / 55000
+            row["advice"] = (
+                f"{best['implementation']} runs {r_tf / r_np:.2f}x NumPy once compiled; its {compile_s:.1f} s of "
+                f"compiling is paid back after {payback:,.0f} steps ({epochs:.1f} epochs): use it for longer runs, "
+                "NumPy for shorter ones."
+            )
+        out.append(row)
+    return out
 
 
 def targets(measurements: list[dict]) -> list[dict]:
-    """Issue 5's ratios at batch 100 on the CPU, from the ``train_step`` rows."""
+    """The project's internal targets at batch 100 on the CPU, from the ``train_step`` rows, each with what
+    it means; the report prints them last (the verdict, :func:`verdict`, comes first)."""
 
     def get(impl, model):
         return lookup(
@@ -154,7 +234,14 @@ def targets(measurements: list[dict]) -> list[dict]:
         s, k = get("scratch", model), get("keras", model)
         if s and k:
             ratio = s["steps_per_second"] / k["steps_per_second"]
-            rows.append({"target": f"scratch {model} / Keras fit", "measured": ratio, "required": need})
+            rows.append(
+                {
+                    "target": f"scratch {model} / Keras fit",
+                    "measured": ratio,
+                    "required": need,
+                    "meaning": "NumPy by hand against fit's per-step machinery (callbacks, data pipeline)",
+                }
+            )
     s = get("scratch", "mlp")
     if s:
         rows.append(
@@ -162,6 +249,8 @@ def targets(measurements: list[dict]) -> list[dict]:
                 "target": "scratch mlp: products alone (NumPy) / step",
                 "measured": s["products_alone_own_ratio"],
                 "required": 0.6,
+                "meaning": "the share of scratch's MLP step spent in its matrix products (NumPy's BLAS); "
+                "the rest is elementwise work and Python",
             }
         )
         rows.append(
@@ -169,6 +258,8 @@ def targets(measurements: list[dict]) -> list[dict]:
                 "target": "scratch mlp: products alone (fastest library) / step",
                 "measured": s["products_alone_ratio"],
                 "required": 0.6,
+                "meaning": "the same, against the faster library's products: what a step could be with "
+                "TensorFlow's kernels",
             }
         )
     for model in ("linear", "mlp"):
@@ -181,6 +272,7 @@ def targets(measurements: list[dict]) -> list[dict]:
                     "target": f"best tfimpl {model} ({best['implementation']}) / Keras fit",
                     "measured": best["steps_per_second"] / k["steps_per_second"],
                     "required": 1.5,
+                    "meaning": "the project's own TensorFlow loop against fit, same model and batch",
                 }
             )
     for r in rows:

@@ -29,18 +29,47 @@ def _header(report: dict) -> list[str]:
     ]
 
 
+def _verdict(report: dict) -> list[str]:
+    rows = report.get("verdict", [])
+    if not rows:
+        return []
+    lines = [
+        "## Verdict: NumPy by hand, TensorFlow or Keras? (`train_step`, batch 100)",
+        "",
+        "| model | device | scratch steps/s | best TensorFlow path | its steps/s | TF / scratch | Keras `fit` steps/s "
+        "| scratch / Keras | TF compile s | paid back after |",
+        "|---|---|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for v in rows:
+        keras = _rate(v["keras"]) if v["keras"] else "n/a"
+        over_keras = f"{v['scratch_over_keras']:.2f}x" if v["scratch_over_keras"] else "n/a"
+        payback = f"{v['payback_steps']:,.0f} steps" if v["payback_steps"] is not None else "never"
+        lines.append(
+            f"| {v['model']} | {v['device']} | {_rate(v['scratch'])} | {v['best_tf']} | "
+            f"{_rate(v['best_tf_steps_per_second'])} | {v['best_tf_over_scratch']:.2f}x | {keras} | {over_keras} | "
+            f"{v['compile_seconds']:.2f} | {payback} |"
+        )
+    lines.append("")
+    lines += [f"- **{v['model']}** ({v['device']}): {v['advice']}" for v in rows]
+    return [*lines, ""]
+
+
 def _targets(report: dict) -> list[str]:
     if not report["targets"]:
         return []
     lines = [
-        "## Targets (batch 100, CPU, `train_step` rounds)",
+        "## The project's own targets (batch 100, CPU, `train_step` rounds)",
         "",
-        "| target | measured | required | met |",
-        "|---|---:|---:|:-:|",
+        "Checks on the implementations, not advice: a miss says where a step loses time.",
+        "",
+        "| target | what it means | measured | required | met |",
+        "|---|---|---:|---:|:-:|",
     ]
     for t in report["targets"]:
         measured = "n/a" if t["measured"] is None else f"{t['measured']:.2f}"
-        lines.append(f"| {t['target']} | {measured} | {t['required']:g} | {'yes' if t['met'] else '**no**'} |")
+        lines.append(
+            f"| {t['target']} | {t.get('meaning', '')} | {measured} | {t['required']:g} | {'yes' if t['met'] else '**no**'} |"
+        )
     return [*lines, ""]
 
 
@@ -101,10 +130,10 @@ def _crossovers(report: dict) -> list[str]:
     lines = [
         "## Where TensorFlow overtakes NumPy",
         "",
-        "The batch size from which each TensorFlow path trains (or predicts) more examples per second than",
-        "`scratch`; `best tfimpl` takes the fastest tfimpl variant at each size.",
+        "Every change of leader along the batch axis, interpolated in log batch between the sizes around it (the",
+        "plot marks the same batch sizes); `best tfimpl` takes the fastest tfimpl variant at each size and names it.",
         "",
-        "| operation | model | TF device | TensorFlow path | crossover |",
+        "| operation | model | TF device | TensorFlow path | where the lead changes |",
         "|---|---|---|---|---|",
     ]
     for c in report["crossovers"]:
@@ -188,9 +217,9 @@ def _products(report: dict) -> list[str]:
 
 
 def markdown(report: dict) -> str:
-    sections = [_header, _targets, _loop, _accuracy, _crossovers]
+    sections = [_header, _verdict, _accuracy, _crossovers, _loop]
     lines = [line for section in sections for line in section(report)]
     for op in workloads.OPERATIONS:
         lines += _operation(report, op)
-    lines += _roofline(report) + _products(report)
+    lines += _roofline(report) + _products(report) + _targets(report)
     return "\n".join(lines)

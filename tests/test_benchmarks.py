@@ -70,17 +70,69 @@ def test_evaluation_check_compares_with_numpy(tf, mnist):
 
 
 def test_crossing_interpolates_in_log_batch():
-    b, text = analysis.crossing([(1, 0.5, "a"), (10, 0.8, "a"), (100, 2.0, "tfimpl-graph")])
+    b, text, changes = analysis.crossing([(1, 0.5, "a"), (10, 0.8, "a"), (100, 2.0, "tfimpl-graph")])
     expected = 10 ** (1 + math.log(1 / 0.8) / math.log(2.0 / 0.8))
-    assert b == pytest.approx(expected) and 10 < b < 100
-    assert "tfimpl-graph" in text and "between batch 10 and 100" in text
-    # ahead, then behind again at the largest size: no crossover to report
-    b, text = analysis.crossing([(1, 0.5, "a"), (10, 2.0, "a"), (100, 0.7, "a")])
-    assert b is None and "behind NumPy again" in text
-    b, text = analysis.crossing([(1, 1.5, "a"), (10, 3.0, "a")])
-    assert b is None and "ahead of NumPy at every batch" in text
-    b, text = analysis.crossing([(1, 0.5, "a"), (10, 0.9, "a")])
-    assert b is None and "behind NumPy at every batch" in text
+    assert b == pytest.approx(expected) and 10 < b < 100 and len(changes) == 1
+    assert "a at 10, tfimpl-graph at 100" in text and "between 10 and 100" in text
+    b, text, changes = analysis.crossing([(1, 1.5, "a"), (10, 3.0, "a")])
+    assert b is None and not changes and "ahead of NumPy at every batch" in text
+    b, text, changes = analysis.crossing([(1, 0.5, "a"), (10, 0.9, "a")])
+    assert b is None and not changes and "behind NumPy at every batch" in text
+
+
+def test_every_change_of_leader_is_named_on_a_non_monotonic_series():
+    """Ahead at 1, behind at 10 and 100, ahead again from ~379: three statements, not one."""
+    ratios = [(1, 2.48, "x"), (10, 0.8, "x"), (100, 0.7, "x"), (1000, 1.4, "x"), (10000, 1.6, "x")]
+    b, text, changes = analysis.crossing(ratios)
+    assert [c["leader"] for c in changes] == ["NumPy", "TensorFlow"]
+    assert changes[0]["between"] == [1, 10] and changes[1]["between"] == [100, 1000]
+    up = 10 ** (2 + math.log(1 / 0.7) / math.log(1.4 / 0.7))
+    assert b == pytest.approx(up) == changes[1]["batch_size"]
+    assert text.startswith("ahead of NumPy at batch 1; falls behind NumPy at about")
+    assert f"overtakes NumPy at about {up:,.0f}" in text
+    # behind again at the end: the lead changes three times and TensorFlow does not hold it
+    b, text, changes = analysis.crossing([*ratios, (100000, 0.9, "x")])
+    assert b is None and len(changes) == 3 and changes[-1]["leader"] == "NumPy"
+
+
+def test_the_plot_marks_the_reports_own_changes(tmp_path):
+    """The vertical lines in the plot sit at the batch sizes the table prints."""
+    from benchmarks import report_plot
+
+    rows = []
+    for impl, rates in (("scratch", (100, 50, 20)), ("tfimpl-graph", (40, 60, 15))):
+        for b, r in zip((1, 10, 100), rates, strict=True):
+            rows.append({"operation": "train_step", "implementation": impl, "model": "mlp", "batch_size": b,
+                         "device": "cpu", "steps_per_second": r, "steps_per_second_min": 0.9 * r,
+                         "steps_per_second_max": 1.1 * r, "examples_per_second": r * b, "steps_per_call": 1,
+                         "roofline_seconds_per_call": 1 / (1000 * r)})  # fmt: skip
+    crossovers = analysis.crossovers(rows)
+    marked = [c["batch_size"] for x in crossovers if x["implementation"] == "tfimpl-graph" for c in x["changes"]]
+    assert len(marked) == 2
+    report = {"measurements": rows, "crossovers": crossovers, "machine": _machine()}
+    import matplotlib.pyplot as plt
+
+    drawn = []
+    original = plt.Axes.axvline
+    plt.Axes.axvline = lambda self, x, *a, **k: drawn.append(x) or original(self, x, *a, **k)
+    try:
+        assert report_plot.plot(report, "train_step", tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
+    finally:
+        plt.Axes.axvline = original
+    assert sorted(set(drawn)) == pytest.approx(
+        sorted(
+            set(
+                marked
+                + [c["batch_size"] for x in crossovers if x["implementation"] == "best tfimpl" for c in x["changes"]]
+            )
+        )
+    )
+
+
+def _machine():
+    from benchmarks.machine import describe_machine
+
+    return describe_machine()
 
 
 def _row(impl, model, steps_per_second, efficiency=0.5, own=0.7):
@@ -113,6 +165,25 @@ def test_targets_are_ratios_in_one_run():
     assert got["scratch mlp: products alone (fastest library) / step"] == (0.4, False)
     assert got["best tfimpl linear (tfimpl-graph) / Keras fit"] == (1.333, False)
     assert got["best tfimpl mlp (tfimpl-xla) / Keras fit"] == (1.75, True)
+
+
+def test_the_verdict_weighs_speed_against_compile_time():
+    rows = [
+        _row("scratch", "mlp", 500),
+        {**_row("tfimpl-xla", "mlp", 1000), "compile_seconds": 0.7},
+        {**_row("tfimpl-graph", "mlp", 400), "compile_seconds": 0.2},
+        _row("keras", "mlp", 250),
+        _row("scratch", "linear", 5000),
+        {**_row("tfimpl-xla", "linear", 4000), "compile_seconds": 0.5},
+    ]
+    got = {v["model"]: v for v in analysis.verdict(rows)}
+    mlp = got["mlp"]
+    assert mlp["best_tf"] == "tfimpl-xla" and mlp["best_tf_over_scratch"] == 2.0 and mlp["scratch_over_keras"] == 2.0
+    assert mlp["payback_steps"] == pytest.approx(0.7 / (1 / 500 - 1 / 1000))  # 700 steps
+    assert "700 steps (1.3 epochs)" in mlp["advice"] and "2.00x NumPy" in mlp["advice"]
+    # NumPy faster than every TensorFlow path: nothing to pay back, and the advice says so
+    assert got["linear"]["payback_steps"] is None and got["linear"]["advice"].startswith("NumPy by hand is the fastest")
+    assert got["linear"]["keras"] is None
 
 
 @pytest.fixture(scope="module")
@@ -165,6 +236,9 @@ def test_report_writes_json_markdown_and_plots(report_run):
     md = (out / "report.md").read_text()
     assert "| mlp | scratch | cpu |" in md and "## Targets" in md and data["machine"]["numpy"] in md
     assert "Largest efficiency in this report" in md and "set by" in md
+    # the answer comes first, the internal targets last
+    assert md.index("## Verdict") < md.index("## Time to accuracy") < md.index("## The project's own targets")
+    assert [v["model"] for v in data["verdict"]] == ["mlp"] and data["verdict"][0]["compile_seconds"] >= 0
     cpu = data["peaks"]["cpu"]
     assert cpu["gemm_flops"] >= cpu["gemm_flops_measured"] and [t["when"] for t in cpu["timings"]] == ["start", "end"]
     assert cpu["gemm_set_by"].split(":")[0] in (
