@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import platform
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["cpu_clock", "describe_machine", "machine_line"]
+__all__ = ["blas_threads", "cpu_clock", "describe_machine", "machine_line"]
 
 
 def _proc_field(path: str, key: str) -> str | None:
@@ -55,6 +56,37 @@ def cpu_clock() -> tuple[float | None, str]:
     except (OSError, ValueError, IndexError):
         mhz = []
     return (max(mhz), "/proc/cpuinfo cpu MHz, the base clock on a VM") if mhz else (None, "no clock reported")
+
+
+def _openblas():
+    """NumPy's bundled OpenBLAS (the PyPI wheels' scipy-openblas), or None."""
+    libs = Path(np.__file__).parent.parent / "numpy.libs"
+    for lib_path in sorted(libs.glob("libscipy_openblas*.so*")) if libs.is_dir() else []:
+        try:
+            return ctypes.CDLL(str(lib_path))
+        except OSError:
+            continue
+    return None
+
+
+@contextlib.contextmanager
+def blas_threads(n: int):
+    """NumPy's OpenBLAS on ``n`` threads inside the block, as before after it; yields the count in force
+    (None where the BLAS is not the bundled OpenBLAS, and nothing changes)."""
+    lib = _openblas()
+    get = getattr(lib, "scipy_openblas_get_num_threads64_", None)
+    set_ = getattr(lib, "scipy_openblas_set_num_threads64_", None)
+    if get is None or set_ is None:
+        yield None
+        return
+    get.restype = ctypes.c_int
+    set_.argtypes = [ctypes.c_int]
+    before = get()
+    set_(n)
+    try:
+        yield get()
+    finally:
+        set_(before)
 
 
 def _numpy_blas() -> dict:

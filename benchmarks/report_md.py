@@ -96,7 +96,8 @@ def _loop(report: dict) -> list[str]:
         "## Does `train` run at the speed of its own step? (batch 100, CPU)",
         "",
         "Steady-state steps/s of the `train` command's loop against the `train_step` case, in centred pairs",
-        "(step, loop, step, ...: each loop run over the mean of the steps just before and after it).",
+        "(step, loop, step, ...: each loop run over the mean of the steps just before and after it), NumPy's BLAS on",
+        "one thread (on a busy 2-core machine two OpenBLAS threads wait on each other; see `benchmarks/loop.py`).",
         "",
     ]
     return [*lines, *loop_table(rows), ""]

@@ -66,7 +66,9 @@ def _rates(ax, rows: list[dict], model: str) -> None:
             }
         )
         if roof:
-            ax.plot(*zip(*roof, strict=True), color="0.45", linestyle=style, linewidth=1.5, label=f"roofline ({device})")
+            ax.plot(
+                *zip(*roof, strict=True), color="0.45", linestyle=style, linewidth=1.5, label=f"roofline ({device})"
+            )
 
 
 def _ratios(ax, rows: list[dict], model: str) -> None:
@@ -78,7 +80,9 @@ def _ratios(ax, rows: list[dict], model: str) -> None:
                    for r in _series(rows, model, impl, device) if r["batch_size"] in base]  # fmt: skip
             if pts:
                 color, marker = STYLE[impl]
-                ax.plot(*zip(*pts, strict=True), color=color, marker=marker, linestyle=DEVICE_LINE[device], linewidth=1.4)
+                ax.plot(
+                    *zip(*pts, strict=True), color=color, marker=marker, linestyle=DEVICE_LINE[device], linewidth=1.4
+                )
 
 
 def _lead_changes(axes, report: dict, operation: str, model: str) -> None:
