@@ -7,9 +7,11 @@ For a scalar function :math:`f` and a coordinate :math:`\theta_i`
     \frac{\partial f}{\partial \theta_i} \approx \frac{f(\theta + h e_i) - f(\theta - h e_i)}{2h}
 
 with error :math:`\tfrac{h^2}{6}|f^{(3)}|` from truncation (the one-sided difference has
-:math:`\tfrac h2|f^{(2)}|`) plus about :math:`u |f| / h` from rounding, :math:`u` the format's unit
-roundoff. The two terms cross near :math:`h^\star \approx (3u)^{1/3}`, where the error is about
-:math:`u^{2/3}`; ``python -m scratch gradcheck --sweep`` measures the whole V (:mod:`scratch.sweep`).
+:math:`\tfrac h2|f^{(2)}|`) plus about :math:`u |f| / h` from rounding: each :math:`f(\theta \pm h e_i)` is
+rounded to within about :math:`u|f|`, :math:`u = \epsilon_\text{mach}/2` the format's unit roundoff, so
+their difference carries up to :math:`2u|f|`, divided by :math:`2h`. The two terms cross near
+:math:`h^\star \approx (3u)^{1/3}`, where the error is about :math:`u^{2/3}`; ``python -m scratch gradcheck --sweep``
+measures the whole V (:mod:`scratch.sweep`).
 Hence :data:`STEPS` and :data:`TOLERANCES`: float64 checks step by ``h = 1e-5`` and pass below 1e-7;
 float32 can only check near its own :math:`h^\star \approx 10^{-2}`, where a correct gradient still
 scores up to about 1e-3, so it passes below 1e-2 and misses every mistake smaller than that. That is
@@ -24,9 +26,9 @@ The error reported is the **relative error** of the whole array, in the max-norm
 i.e. the largest absolute disagreement measured against the size of the gradient. The per-coordinate
 form :math:`|a_i - n_i| / (|a_i| + |n_i|)` (CS231n's) is harsher than it looks: a weight whose true
 gradient is :math:`10^{-6}` (a pixel that is almost always 0) still carries the difference quotient's
-absolute rounding error of about :math:`\epsilon |f| / h \approx 10^{-11}`, so a perfectly correct
-gradient scores :math:`10^{-5}` there. For smooth functions in float64 a correct gradient gives
-:math:`r \lesssim 10^{-9}`; a wrong one gives :math:`r \approx 10^{-2}` to 1. The floor
+absolute rounding error of about :math:`u |f| / h \approx 3 \times 10^{-11}` (float64, :math:`h = 10^{-5}`,
+:math:`|f| \approx 2.3`), so a perfectly correct gradient scores :math:`10^{-5}` there. For smooth functions in
+float64 a correct gradient gives :math:`r \lesssim 10^{-9}`; a wrong one gives :math:`r \approx 10^{-2}` to 1. The floor
 :math:`10^{-8}` keeps an all-zero gradient (e.g. a weight fed only by always-zero pixels) from dividing by 0.
 
 **Kinks.** ReLU at 0 and the clip of the MLP tutorial's loss at its bounds are not differentiable. When

@@ -12,7 +12,9 @@ both inputs of the matrix product, as an NVIDIA GPU does by default). The relati
     h^\star = \Bigl(\frac{3u|f|}{|f^{(3)}|}\Bigr)^{1/3} \approx (3u)^{1/3}, \qquad
     E(h^\star) \approx u^{2/3},
 
-the approximations for a function whose value and third derivative are of order 1, which this one is
+where each of :math:`f(\theta \pm h)` is rounded to within about :math:`u|f|` (:math:`u = \epsilon_\text{mach}/2`,
+the format's unit roundoff), their difference to :math:`2u|f|`, and the division by :math:`2h` leaves
+:math:`u|f|/h`; the approximations for a function whose value and third derivative are of order 1, which this one is
 (its checked weights are of order 1, the loss about 3, its gradient up to 1). The one-sided difference
 :math:`(f(\theta + h) - f(\theta))/h` has truncation :math:`\tfrac h2 |f^{(2)}|` and rounding
 :math:`2u|f|/h`, so :math:`h^\star \approx 2\sqrt u` and its best error is about :math:`2\sqrt u`, far worse.
