@@ -107,7 +107,8 @@ print(
 display(Image(plots.plot_errors_per_digit(cm, "errors.png")))
 
 # %% [markdown]
-# Eights are missed most (154), then twos (128), then fours and fives (109 each); zeros and ones least.
+# Eights are missed most, then twos, then fours and fives (the counts are printed above); zeros and ones
+# least.
 # So the answer is partly yes: 8, 5 and 4 are among the most missed here (in the tutorial's run 4 was the
 # exception), but so is 2, whose template looks clear. A clear-looking template is no promise of few
 # errors.
@@ -151,11 +152,11 @@ for lr in rates:
 #    (`scratch.gradcheck.numerical_gradient`, float64, 16 real images). *Expected:* relative error below
 #    $10^{-7}$; and the slip of stopping at $(p - y)/N$ (cross-entropy's gradient, not this loss's) fails,
 #    at about 0.8. (`mse`, `mse_grad`, `mse_gradcheck`)
-# 2. **Train on it.** 1000 steps from zeros at rates 0.5 and 2.0. *Expected:* 91.3% and 92.0%, no worse
-#    than cross-entropy's 91.57% on this model. Where the squared error does lose: on a confidently wrong
-#    row, logits $(10, 0, \dots, 0)$ with true class 1, its gradient at the true class is about
-#    $-9\times10^{-5}$, against cross-entropy's $-1.0$: a confidently wrong example barely teaches it.
-#    (`mse_training`, `confidently_wrong`)
+# 2. **Train on it.** 1000 steps from zeros at rates 0.5 and 2.0. *Expected:* 91.3% at rate 0.5, a quarter
+#    of a point below cross-entropy's 91.57% at the same rate, and 92.0% at rate 2.0, above it. Where the
+#    squared error does lose: on a confidently wrong row, logits $(10, 0, \dots, 0)$ with true class 1, its
+#    gradient at the true class is about $-9\times10^{-5}$, against cross-entropy's $-1.0$: a confidently
+#    wrong example barely teaches it. (`mse_training`, `confidently_wrong`)
 
 # %% [markdown]
 # ## What this notebook asserts
@@ -170,6 +171,6 @@ assert errors.sum() == round((1 - acc_np) * 10000)
 best = max(results, key=lambda r: r[1])
 assert best[0] == 0.5 and all(abs(a - c) <= flips for lr, a, c in results if lr <= 0.5), results
 assert results[-1][1] != results[-1][2], results  # at 5.0 the last-bit differences grow until they show
-assert np.argmax(errors) == 8 and set(np.argsort(errors)[::-1][:4]) == {8, 2, 4, 5}, errors
+assert errors[8] > errors[2] > max(errors[4], errors[5]) > max(np.delete(errors, [8, 2, 4, 5])), errors
 assert set(np.argsort(errors)[:2]) == {0, 1}, errors
 print(f"headline: 1000 steps scratch {acc_np:.2%}, tfimpl {acc_tf:.2%}; best rate {best[0]}; {errors.sum()} errors")

@@ -419,7 +419,7 @@ except RuntimeError as error:  # a plain tape frees its record after one replay
 #
 # 1. **A ReLU that forgets its mask.** Redo steps 3 and 4 with `scratch.bugs.relu_backward_without_mask`
 #    in place of the mask, and check $dW_1$ against central differences. *Expected:* the check fails, with a
-#    relative error near 0.2 (a passing one is below $10^{-7}$): the gradient flows through units that were
+#    relative error about 0.24 (a passing one is below $10^{-7}$): the gradient flows through units that were
 #    off. (`mlp_gradcheck(..., backward=bugs.relu_backward_without_mask)`)
 # 2. **Sigmoid units.** Replace the ReLU by the sigmoid, whose derivative $\sigma(a)(1 - \sigma(a))$ is
 #    computed from the cached output (`scratch.layers.sigmoid_forward`, `sigmoid_backward`). *Expected:*

@@ -61,12 +61,16 @@ def test_adam_moves_constant_gradients_by_the_rate_whatever_their_size():
 
 def test_the_squared_error_gradient_passes_and_the_slip_fails(mnist64):
     out = solutions.mse_gradcheck(mnist64)
-    assert out["mse_grad"] < TOLERANCE and out["(p - y) / N, no Jacobian"] > 0.5, out  # "about 0.8"
+    assert out["mse_grad"] < TOLERANCE, out  # "below 1e-7" (measured 2.7e-10)
+    assert 0.7 < out["(p - y) / N, no Jacobian"] < 0.95, out  # "about 0.8" (measured 0.83; float64, fixed images)
 
 
 def test_the_squared_error_trains_and_a_confidently_wrong_row_barely_teaches_it(mnist):
     accuracy = solutions.mse_training(mnist)
-    assert accuracy[0.5] > 0.91 and accuracy[2.0] > 0.915, accuracy  # "91.3% and 92.0%"
+    # "91.3% at rate 0.5, below cross-entropy's 91.57%, and 92.0% at rate 2.0, above it" (measured 91.31% and
+    # 91.95%); the bounds allow 10 test images either way for another CPU's float32 sums
+    assert 0.9121 <= accuracy[0.5] <= 0.9141 and accuracy[0.5] < 0.9157, accuracy
+    assert 0.9185 <= accuracy[2.0] <= 0.9205 and accuracy[2.0] > 0.9157, accuracy
     grads = solutions.confidently_wrong()
     assert grads["cross-entropy"] < -0.99 and -1e-4 < grads["squared error"] < -5e-5, grads
 
@@ -89,22 +93,28 @@ def test_one_naive_step_past_the_threshold_poisons_every_weight(mnist):
 
 
 def test_the_tutorials_step_count_is_what_its_matrix_needs():
-    assert solutions.tutorial_inverse() < 1e-3  # "about 7e-4"
+    assert 6e-4 < solutions.tutorial_inverse() < 8e-4  # "about 7e-4" (measured 7.1e-4, float64)
 
 
 def test_a_decaying_rate_settles_but_adagrad_gets_closer():
     out = solutions.inverse_with_decaying_sgd()
-    assert out["decaying SGD"] < 0.05 and out["Adagrad"] < out["decaying SGD"] / 10, out  # "2e-2", "twenty times"
+    # "about 2e-2", and Adagrad "twenty times closer" (measured 2.5e-2 and 1.1e-3: 22.6 times), float64
+    assert 1.5e-2 < out["decaying SGD"] < 3e-2, out
+    assert 15 < out["decaying SGD"] / out["Adagrad"] < 30, out
 
 
 def test_without_the_penalty_the_optimal_inputs_run_away(mnist):
-    config = RunConfig(
-        model="mlp", hidden=(64,), loss="clipped_binary_cross_entropy", steps=200
-    )  # quick, trained enough
+    """On a smaller network than the notebook's, as the exercise says: 64 units trained for 200 steps take
+    about a second, the notebook's 300 units for ten epochs far longer than this file's other tests."""
+    config = RunConfig(model="mlp", hidden=(64,), loss="clipped_binary_cross_entropy", steps=200)
     params = {k: v.astype(np.float64) for k, v in train(config, mnist, progress=False).params.items()}
+    assert params["W1"].shape == (784, 64)  # the smaller network the exercise names
     out = solutions.optimal_inputs_without_penalty(params)
-    assert out["l2 0.0: largest |pixel|"] > 5 * out["l2 0.25: largest |pixel|"], out  # "more than fivefold"
-    assert out["l2 0.0: mean own logit"] > 5 * out["l2 0.25: mean own logit"], out
+    # measured: largest pixel 1.46 -> 21.8, mean own logit 28.3 -> 423 (the exercise: "about 1.5 to about 22",
+    # "about 28 to about 420"; "more than fivefold", "to tens")
+    assert out["l2 0.0: largest |pixel|"] > 5 * out["l2 0.25: largest |pixel|"], out
+    assert 1.3 < out["l2 0.25: largest |pixel|"] < 1.7 and 18 < out["l2 0.0: largest |pixel|"] < 26, out
+    assert 25 < out["l2 0.25: mean own logit"] < 32 and 370 < out["l2 0.0: mean own logit"] < 470, out
 
 
 # --- notebook 6 -----------------------------------------------------------------------------------------
@@ -112,11 +122,13 @@ def test_without_the_penalty_the_optimal_inputs_run_away(mnist):
 
 def test_relu_without_its_mask_fails_the_check_and_with_it_passes(mnist64):
     assert solutions.mlp_gradcheck(mnist64) < TOLERANCE
-    assert solutions.mlp_gradcheck(mnist64, backward=bugs.relu_backward_without_mask) > 0.05  # "near 0.2"
+    wrong = solutions.mlp_gradcheck(mnist64, backward=bugs.relu_backward_without_mask)
+    assert 0.2 < wrong < 0.3, wrong  # "about 0.24" (measured 0.240; float64, fixed weights and images)
 
 
 def test_sigmoid_units_pass_the_check(mnist64):
-    assert solutions.mlp_gradcheck(mnist64, "sigmoid") < TOLERANCE
+    error = solutions.mlp_gradcheck(mnist64, "sigmoid")
+    assert 3e-10 < error < 3e-9, error  # "about 1e-9" (measured 1.3e-9), so below the 1e-7 that passes
 
 
 @pytest.fixture(scope="module")
