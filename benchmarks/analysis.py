@@ -220,6 +220,16 @@ def verdict(measurements: list[dict], device: str = "cpu", batch_size: int = 100
     return out
 
 
+#: What each internal target means, printed beside it.
+MEANINGS = {
+    "keras": "NumPy by hand against fit's per-step machinery (callbacks, data pipeline)",
+    "own": "the share of scratch's MLP step spent in its matrix products (NumPy's BLAS); the rest is "
+    "elementwise work and Python",
+    "fastest": "the same, against the faster library's products: what a step could be with TensorFlow's kernels",
+    "tfimpl": "the project's own TensorFlow loop against fit, same model and batch",
+}
+
+
 def targets(measurements: list[dict]) -> list[dict]:
     """The project's internal targets at batch 100 on the CPU, from the ``train_step`` rows, each with what
     it means; the report prints them last (the verdict, :func:`verdict`, comes first)."""
@@ -229,52 +239,28 @@ def targets(measurements: list[dict]) -> list[dict]:
             measurements, operation="train_step", implementation=impl, model=model, batch_size=100, device="cpu"
         )
 
+    def target(name, measured, required, meaning):
+        met = bool(measured is not None and measured >= required)
+        return {"target": name, "measured": measured, "required": required, "meaning": MEANINGS[meaning], "met": met}
+
     rows = []
     for model, need in (("linear", 10.0), ("mlp", 3.0)):
         s, k = get("scratch", model), get("keras", model)
         if s and k:
-            ratio = s["steps_per_second"] / k["steps_per_second"]
             rows.append(
-                {
-                    "target": f"scratch {model} / Keras fit",
-                    "measured": ratio,
-                    "required": need,
-                    "meaning": "NumPy by hand against fit's per-step machinery (callbacks, data pipeline)",
-                }
+                target(f"scratch {model} / Keras fit", s["steps_per_second"] / k["steps_per_second"], need, "keras")
             )
     s = get("scratch", "mlp")
     if s:
+        rows.append(target("scratch mlp: products alone (NumPy) / step", s["products_alone_own_ratio"], 0.6, "own"))
         rows.append(
-            {
-                "target": "scratch mlp: products alone (NumPy) / step",
-                "measured": s["products_alone_own_ratio"],
-                "required": 0.6,
-                "meaning": "the share of scratch's MLP step spent in its matrix products (NumPy's BLAS); "
-                "the rest is elementwise work and Python",
-            }
-        )
-        rows.append(
-            {
-                "target": "scratch mlp: products alone (fastest library) / step",
-                "measured": s["products_alone_ratio"],
-                "required": 0.6,
-                "meaning": "the same, against the faster library's products: what a step could be with "
-                "TensorFlow's kernels",
-            }
+            target("scratch mlp: products alone (fastest library) / step", s["products_alone_ratio"], 0.6, "fastest")
         )
     for model in ("linear", "mlp"):
         k = get("keras", model)
         tf_rows = [r for i in workloads.TF_IMPLEMENTATIONS if i != "keras" and (r := get(i, model))]
         if k and tf_rows:
             best = max(tf_rows, key=lambda r: r["steps_per_second"])
-            rows.append(
-                {
-                    "target": f"best tfimpl {model} ({best['implementation']}) / Keras fit",
-                    "measured": best["steps_per_second"] / k["steps_per_second"],
-                    "required": 1.5,
-                    "meaning": "the project's own TensorFlow loop against fit, same model and batch",
-                }
-            )
-    for r in rows:
-        r["met"] = bool(r["measured"] is not None and r["measured"] >= r["required"])
+            ratio = best["steps_per_second"] / k["steps_per_second"]
+            rows.append(target(f"best tfimpl {model} ({best['implementation']}) / Keras fit", ratio, 1.5, "tfimpl"))
     return rows
