@@ -111,7 +111,7 @@ def crossovers(measurements: list[dict]) -> list[dict]:
                     )
             if len(ratios) < 2:
                 continue
-            batch_size, text, changes = crossing(ratios)
+            batch_size, text, changes = crossing(ratios, name_paths=impl == "best tfimpl")
             out.append(
                 {
                     "operation": op,
@@ -133,13 +133,14 @@ def _interpolate(b0: int, r0: float, b1: int, r1: float) -> float:
     return math.exp(math.log(b0) + frac * (math.log(b1) - math.log(b0)))
 
 
-def crossing(ratios: list[tuple[int, float, str]]) -> tuple[float | None, str, list[dict]]:
+def crossing(ratios: list[tuple[int, float, str]], *, name_paths: bool = True) -> tuple[float | None, str, list[dict]]:
     """Every change of leader along the batch axis.
 
     ``ratios``: ``(batch, TF's rate / NumPy's, the TF path)`` by increasing batch. Returns the batch from
     which TensorFlow leads to the largest size measured (None if it does not lead there, or leads
     everywhere), a sentence naming every change, and the changes: ``{"batch_size", "leader", "between",
-    "paths"}``, each interpolated in log batch between the two sizes around it.
+    "paths"}``, each interpolated in log batch between the two sizes around it. ``name_paths``: say which
+    TF path led on each side (for the "best tfimpl" series, whose path can change along the axis).
     """
     changes = []
     for (b0, r0, i0), (b1, r1, i1) in itertools.pairwise(ratios):
