@@ -221,6 +221,9 @@ def markdown(report: dict) -> str:
     sections = [_header, _verdict, _accuracy, _crossovers, _loop]
     lines = [line for section in sections for line in section(report)]
     for op in workloads.OPERATIONS:
-        lines += _operation(report, op)
+        table = _operation(report, op)
+        if table:  # the plot is written beside report.md (benchmarks.report)
+            table += [f"![{op}: steps per second and speed over scratch against batch size]({op}.png)", ""]
+        lines += table
     lines += _roofline(report) + _products(report) + _targets(report)
     return "\n".join(lines)

@@ -250,6 +250,7 @@ def test_report_writes_json_markdown_and_plots(report_run):
     )
     assert "## Time to accuracy" in md and "## Does `train` run at the speed" in md and "roofline" in md
     for name in ("train_step.png", "forward.png"):
+        assert f"]({name})" in md  # the report shows its plots (the book renders report.md)
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not (out / "epoch.png").exists()
     assert rep["wall_seconds"] > 0 and data["precision"]["cpu"] == "float32"
