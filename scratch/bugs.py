@@ -211,7 +211,7 @@ def col2im_overwriting(cols: np.ndarray, x_shape: tuple, kh: int, kw: int, strid
 
 def conv2d_backward_overwriting(dout: np.ndarray, cache: tuple, *, need_dx: bool = True):
     """``conv2d_backward`` with :func:`col2im_overwriting` in place of col2im's scatter-add."""
-    cols, x_shape, W, stride, padding = cache
+    _, x_shape, W, stride, padding = cache
     _, dW, db = conv.conv2d_backward(dout, cache, need_dx=False)
     kh, kw, _, c_out = W.shape
     dcols = dout.reshape(-1, c_out) @ W.reshape(-1, c_out).T

@@ -210,6 +210,6 @@ def test_dropout_backward_against_central_differences():
     ],
 )
 def test_a_convolution_that_does_not_fit_is_one_line(x_shape, w_shape, stride, padding, says):
-    with pytest.raises(UserError, match="^[^\n]*$") as info:
+    with pytest.raises(UserError) as info:
         conv.conv2d_forward(np.zeros(x_shape), np.zeros(w_shape), np.zeros(2), stride, padding)
-    assert says in str(info.value)
+    assert says in str(info.value) and "\n" not in str(info.value)
