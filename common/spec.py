@@ -20,6 +20,7 @@ __all__ = [
     "CNN",
     "DEVICES",
     "DTYPES",
+    "EVAL_BATCH",
     "INITIALIZERS",
     "INIT_STD",
     "LOSS_FORMS",
@@ -42,6 +43,10 @@ MODELS = {"linear": (), "mlp": (300,), "cnn": ()}
 #: 5x5 convolutions with 16 then 36 filters ('same' padding, stride 1), each followed by ReLU and a 2x2 max-pool (28 -> 14 -> 7),
 #: then dense 7 * 7 * 36 = 1764 -> 128 -> ReLU -> (dropout) -> 10.
 CNN = {"kernel": 5, "filters": (16, 36), "dense": 128, "image": (28, 28, 1)}
+#: Images per forward pass when the CNN predicts or evaluates a whole split: its im2col matrices grow with
+#: the batch (the second layer's holds 400 values per pixel, 157 MB for 250 images in float64), so both twins
+#: evaluate in batches of this size and memory stays bounded whatever the split's size.
+EVAL_BATCH = 250
 
 #: Loss name -> the label form it takes: ``"dense"`` one-hot rows ``(N, 10)``, ``"sparse"`` class ids ``(N,)``.
 LOSS_FORMS = {

@@ -19,7 +19,7 @@ import numpy as np
 from common import rules
 from common.errors import InputTypeError, UserError
 from common.labels import as_form, targets
-from common.spec import CNN, LOSS_FORMS, NUM_CLASSES, param_shapes
+from common.spec import CNN, EVAL_BATCH, LOSS_FORMS, NUM_CLASSES, param_shapes
 from common.spec import INITIALIZERS as INITIALIZER_NAMES
 
 from . import cnn, layers, losses
@@ -80,12 +80,6 @@ def init_params(
 
 def _is_cnn(params: dict[str, np.ndarray]) -> bool:
     return params["W1"].ndim == 4
-
-
-#: Images per forward pass when the CNN predicts or evaluates a whole split: its im2col matrices grow with
-#: the batch (the second layer's is 400 values per pixel, 157 MB for 250 images in float64), so memory stays
-#: bounded whatever the split's size.
-EVAL_BATCH = 250
 
 
 def _num_layers(params: dict[str, np.ndarray]) -> int:
@@ -267,7 +261,7 @@ def predict(params: dict[str, np.ndarray], x: np.ndarray, *, activation: str = "
 
 
 def _logits(params, x, activation):
-    """Logits with no caches kept: the CNN's in batches of :data:`EVAL_BATCH`, the others' at once."""
+    """Logits with no caches kept: the CNN's in batches of :data:`common.spec.EVAL_BATCH`, the others' at once."""
     if not _is_cnn(params):
         return forward(params, x, activation=activation)[0]
     chunks = [forward(params, x[i : i + EVAL_BATCH], activation=activation)[0] for i in range(0, len(x), EVAL_BATCH)]

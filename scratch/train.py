@@ -74,7 +74,11 @@ def train(config: RunConfig, data: Datasets | None = None, *, progress: bool = T
     with RunLog(config, len(X), progress=progress, desc=f"scratch {config.model}") as run:
         for epoch in range(run.epochs):
             for idx in run.batches(epoch):  # idx: (B,) this batch's example ids
-                mask = conv.dropout_mask(drops, (len(idx), CNN["dense"]), config.dropout, dtype) if drops else None
+                mask = (
+                    conv.dropout_mask(drops, (len(idx), CNN["dense"]), config.dropout, dtype)
+                    if drops is not None
+                    else None
+                )
                 loss = train_step(params, optimizer, X[idx], T[idx], mask=mask, **kw)
                 if run.record(loss):  # checks the loss for divergence; True when a history row is due
                     run.log(batch_accuracy=models.accuracy(params, X[idx], labels[idx], activation=config.activation))

@@ -8,6 +8,7 @@ import pytest
 
 from common.config import RunConfig
 from common.errors import UserError
+from common.spec import EVAL_BATCH
 from scratch import conv, gradcheck, models
 
 TOL = gradcheck.TOLERANCE  # 1e-7, the project's float64 bound; correct gradients measure 1e-10..2e-9 here
@@ -79,10 +80,10 @@ def test_dropout_acts_in_training_only(batch):
 
 
 def test_evaluation_runs_in_batches_with_the_same_numbers(mnist64):
-    """300 images: two batches of models.EVAL_BATCH; the same numbers as one pass (rows are independent)."""
+    """300 images: two batches of EVAL_BATCH; the same numbers as one pass (rows are independent)."""
     x, labels = mnist64.test.images[:300], mnist64.test.labels[:300]
     params = _params()
-    assert models.EVAL_BATCH < len(x)
+    assert EVAL_BATCH < len(x)
     logits, _ = models.forward(params, x)
     loss, acc = models.evaluate(params, x, labels)
     assert acc == np.mean(logits.argmax(axis=1) == labels)
