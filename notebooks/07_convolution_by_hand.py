@@ -69,7 +69,12 @@ panels = [(digit, "the digit", "binary"), (edge, "the filter (5x5)", "RdBu_r"), 
 panels.append((matrix, "by im2col @ W", "RdBu_r"))
 for ax, (img, title, cmap) in zip(axes, panels, strict=True):
     lim = np.abs(img).max()
-    ax.imshow(img[0, :, :, 0] if img.shape[0] == 1 else img[:, :, 0, 0], cmap=cmap, vmin=-lim if cmap != "binary" else 0, vmax=lim)
+    ax.imshow(
+        img[0, :, :, 0] if img.shape[0] == 1 else img[:, :, 0, 0],
+        cmap=cmap,
+        vmin=-lim if cmap != "binary" else 0,
+        vmax=lim,
+    )
     ax.set_title(title), ax.set_xticks([]), ax.set_yticks([])
 fig.suptitle(f"the same output two ways (largest difference {loop_gap:.0e}): red where the stroke rises left to right")
 display(Image(plots.save(fig, "conv_loops_vs_im2col.png")))
@@ -180,7 +185,9 @@ display(Image(plots.save(fig, "cnn_filters.png")))
 
 # %%
 three = data.test.images[:3]
-maps_np = np_conv.conv2d_forward(three.reshape(-1, 28, 28, 1), runs["scratch"].params["W1"], runs["scratch"].params["b1"])[0]
+maps_np = np_conv.conv2d_forward(
+    three.reshape(-1, 28, 28, 1), runs["scratch"].params["W1"], runs["scratch"].params["b1"]
+)[0]
 maps_np = np.maximum(maps_np, 0)  # (3, 28, 28, 16)
 tf_params = to_variables(runs["tfimpl"].params)
 maps_tf = tf.nn.relu(tf_conv.conv2d_forward(three.reshape(-1, 28, 28, 1), tf_params["W1"], tf_params["b1"])[0]).numpy()
@@ -203,6 +210,7 @@ display(Image(plots.save(fig, "cnn_feature_maps.png")))
 # One training step at batch 64, piece by piece: the convolutions' forward and backward (the second's im2col
 # matrix is 12,544 x 400 here), pooling, and the dense layers, against TensorFlow's whole step (oneDNN's
 # convolution needs no im2col). Each is the median of a few repetitions on this machine.
+
 
 # %%
 def median_ms(fn, repeat=7):
