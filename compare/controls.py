@@ -5,7 +5,9 @@ mistake from :mod:`scratch.bugs` (where every deliberately wrong piece is define
 *same* check function as its family; each row is marked ``expected_to_fail``, and ``python -m compare``
 exits non-zero if one of them passes. The pieces have the public interfaces of the pieces they
 replace: a loss gradient ``(logits, y) -> dlogits``, an optimizer with ``apply(grads, params)``, an
-activation backward ``(dout, cache) -> dx``.
+activation backward ``(dout, cache) -> dx``, a convolution's backward ``(dout, cache) -> (dx, dW, db)``.
+The three convolution controls (a kernel not flipped in ``dx``, col2im overwriting instead of adding,
+pooling's gradient sent to every position) run through the ``layers`` family's check of :mod:`compare.conv`.
 """
 
 from __future__ import annotations
