@@ -189,7 +189,7 @@ def max_pool_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
     r"""The max's gradient goes to the pixel that won, and only there: :math:`dx = d\text{out}` at the argmax, 0 elsewhere.
 
     The max is locally the identity of its winner and ignores the rest. On a tie TensorFlow's CPU kernel,
-    like this one, gives it all to the first maximum in row-major order (``tests/test_cnn.py`` and ``python -m compare layers`` check
+    like this one, gives it all to the first maximum in row-major order (``tests/test_cnn_twins.py`` and ``python -m compare layers`` check
     the two agree on tied windows). ``(N, Ho, Wo, C) -> (N, H, W, C)``.
 
     See ``docs/math.md#convolution-by-hand``.

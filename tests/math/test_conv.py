@@ -159,7 +159,7 @@ def test_max_pool_backward_to_every_position_fails():
 
 
 def test_max_pool_ties_go_to_the_first_maximum_in_row_major_order():
-    """TensorFlow's choice (checked against tf.nn.max_pool2d's gradient in tests/test_cnn.py)."""
+    """TensorFlow's choice (checked against tf.nn.max_pool2d's gradient in tests/test_cnn_twins.py)."""
     x = np.zeros((1, 4, 4, 1))
     x[0, 0:2, 2:4, 0] = [[0, 2], [2, 2]]  # top-right window: three tied maxima, the first at (0, 3)
     out, cache = conv.max_pool_forward(x)
