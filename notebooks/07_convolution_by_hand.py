@@ -150,11 +150,12 @@ print("gradient by hand:\n", pool_grad, "\nby TensorFlow:\n", tf_pool_grad)
 # ## The network, trained briefly by both twins
 #
 # 250 Adam steps of 64 images (a third of an epoch) from the same Glorot start, by NumPy and by TensorFlow,
-# scored on 2,000 test images. The full recipe, to 99% (3 epochs, minutes in NumPy):
+# scored on 2,000 test images. The full recipe reaches 99% (measured: 99.06% in NumPy, in 7 minutes on 2
+# shared cores; 99.09% in TensorFlow, in 31 s):
 #
 # ```bash
-# .venv/bin/python -m scratch train --model cnn --optimizer adam --lr 0.001 --batch-size 64 --epochs 3
-# .venv/bin/python -m tfimpl train --model cnn --optimizer adam --lr 0.001 --batch-size 64 --epochs 3
+# .venv/bin/python -m scratch train --model cnn --optimizer adam --lr 0.001 --batch-size 64 --epochs 3 --dropout 0.25
+# .venv/bin/python -m tfimpl train --model cnn --optimizer adam --lr 0.001 --batch-size 64 --epochs 3 --dropout 0.25
 # ```
 
 # %%
