@@ -196,7 +196,7 @@ fig, axes = plt.subplots(6, 9, figsize=(11, 7.6))
 for d in range(3):
     for r, (name, maps) in enumerate((("scratch", maps_np), ("tfimpl", maps_tf))):
         ax_row = axes[2 * d + r]
-        ax_row[0].imshow(three[d].reshape(28, 28), cmap="binary")
+        ax_row[0].imshow(three[d].reshape(28, 28), cmap="gray_r")
         ax_row[0].set_ylabel(name, rotation=0, ha="right", va="center")
         for k, ax in enumerate(ax_row[1:]):
             ax.imshow(maps[d, :, :, k], cmap="magma")

@@ -264,7 +264,8 @@ def _logits(params, x, activation):
     """Logits with no caches kept: the CNN's in batches of :data:`common.spec.EVAL_BATCH`, the others' at once."""
     if not _is_cnn(params):
         return forward(params, x, activation=activation)[0]
-    chunks = [forward(params, x[i : i + EVAL_BATCH], activation=activation)[0] for i in range(0, len(x), EVAL_BATCH)]
+    starts = range(0, len(x), EVAL_BATCH)  # one batch of EVAL_BATCH images at a time
+    chunks = [forward(params, x[s : s + EVAL_BATCH], activation=activation)[0] for s in starts]
     return np.concatenate(chunks) if chunks else np.zeros((0, NUM_CLASSES), x.dtype)
 
 
