@@ -149,8 +149,8 @@ print("gradient by hand:\n", pool_grad, "\nby TensorFlow:\n", tf_pool_grad)
 # %% [markdown]
 # ## The network, trained briefly by both twins
 #
-# 250 Adam steps of 64 images (a third of an epoch) from the same Glorot start, by NumPy and by TensorFlow,
-# scored on 2,000 test images. The full recipe reaches 99% (measured: 99.06% in NumPy, in 7 minutes on 2
+# 200 Adam steps of 64 images (a quarter of an epoch) from the same Glorot start, by NumPy and by TensorFlow,
+# scored on 1,000 test images. The full recipe reaches 99% (measured: 99.06% in NumPy, in 7 minutes on 2
 # shared cores; 99.09% in TensorFlow, in 31 s):
 #
 # ```bash
@@ -160,14 +160,14 @@ print("gradient by hand:\n", pool_grad, "\nby TensorFlow:\n", tf_pool_grad)
 
 # %%
 short = Datasets(data.train, DataSet(data.validation.images[:500], data.validation.labels[:500]),
-                 DataSet(data.test.images[:2000], data.test.labels[:2000]))  # fmt: skip
+                 DataSet(data.test.images[:1000], data.test.labels[:1000]))  # fmt: skip
 start = np_models.init_params("cnn", init="glorot_uniform", seed=0)
-config = RunConfig(model="cnn", optimizer="adam", learning_rate=1e-3, batch_size=64, steps=250)
+config = RunConfig(model="cnn", optimizer="adam", learning_rate=1e-3, batch_size=64, steps=200)
 runs = {twin.__name__.split(".")[0]: twin.train(config, short, progress=False, initial_params=start)
         for twin in (np_train, tf_train)}  # fmt: skip
 for name, run in runs.items():
     s = run.summary
-    print(f"{name}: test accuracy {s['test_accuracy']:.2%} on 2,000 images, {s['steps_per_second']:.0f} steps/s")
+    print(f"{name}: test accuracy {s['test_accuracy']:.2%} on 1,000 images, {s['steps_per_second']:.0f} steps/s")
 filters = {name: run.params["W1"][:, :, 0, :] for name, run in runs.items()}  # (5, 5, 16) each
 
 fig, axes = plt.subplots(2, 16, figsize=(14, 2.3))
@@ -176,12 +176,12 @@ for row, (name, f) in zip(axes, filters.items(), strict=True):
         ax.imshow(f[:, :, k], cmap="RdBu_r", vmin=-np.abs(f).max(), vmax=np.abs(f).max())
         ax.set_xticks([]), ax.set_yticks([])
     row[0].set_ylabel(name, rotation=0, ha="right", va="center")
-fig.suptitle("the 16 first-layer filters after 250 steps (red positive, blue negative), from the same start")
+fig.suptitle("the 16 first-layer filters after 200 steps (red positive, blue negative), from the same start")
 display(Image(plots.save(fig, "cnn_filters.png")))
 
 # %% [markdown]
 # The two twins' filters look alike because they started alike and saw the same batches; they are not
-# equal, since float32 sums in a different order drift apart over 250 steps. Each filter's feature map for a
+# equal, since float32 sums in a different order drift apart over 200 steps. Each filter's feature map for a
 # digit is the first layer's output after ReLU, which pooling then halves:
 
 # %%
@@ -214,7 +214,7 @@ display(Image(plots.save(fig, "cnn_feature_maps.png")))
 
 
 # %%
-def median_ms(fn, repeat=7):
+def median_ms(fn, repeat=5):
     times = []
     for _ in range(repeat):
         t = time.perf_counter()
@@ -275,10 +275,10 @@ assert cols.shape == (4, 9) and (cols == 6).sum() == 4 and (cols == 1).sum() == 
 assert all(gap < 1e-12 for gap in tiny_gaps.values()), tiny_gaps
 assert np.array_equal(pool_grad, tf_pool_grad) and pool_grad[0, 1] == 1 and pool_grad[1, 0] == 0
 for name, run in runs.items():
-    assert run.summary["test_accuracy"] >= 0.93, (name, run.summary["test_accuracy"])  # measured: 95.7%, 95.9%
+    assert run.summary["test_accuracy"] >= 0.90, (name, run.summary["test_accuracy"])  # measured: 93.8% in both
 assert ms["conv 2 forward (im2col + product)"] + ms["conv 2 backward (products + col2im)"] > ms["conv 1 forward"]
 print(
     f"headline: one filter by loops and by im2col agree to {loop_gap:.0e}; the tiny backward matches the tape to"
-    f" {max(tiny_gaps.values()):.0e}; 250 steps reach {runs['scratch'].summary['test_accuracy']:.1%} (scratch) and"
+    f" {max(tiny_gaps.values()):.0e}; 200 steps reach {runs['scratch'].summary['test_accuracy']:.1%} (scratch) and"
     f" {runs['tfimpl'].summary['test_accuracy']:.1%} (tfimpl); NumPy's step is {ratio:.1f}x TensorFlow's"
 )
