@@ -159,10 +159,32 @@ def keras_model(params: dict[str, np.ndarray]):
     import keras
 
     n_layers = len(params) // 2
+    if params["W1"].ndim == 4:
+        return _compiled_keras(keras, keras.Sequential(_keras_cnn_layers(keras)), params)
     layers = [keras.Input((784,))]
     for l in range(1, n_layers + 1):
         layers.append(keras.layers.Dense(params[f"W{l}"].shape[1], activation="relu" if l < n_layers else None))
-    model = keras.Sequential(layers)
+    return _compiled_keras(keras, keras.Sequential(layers), params)
+
+
+def _keras_cnn_layers(keras) -> list:
+    """The CNN of :mod:`scratch.cnn` as Keras layers: Conv2D kernels are ``(kh, kw, c_in, c_out)`` too."""
+    conv = {"kernel_size": 5, "padding": "same", "activation": "relu"}
+    return [
+        keras.Input((784,)),
+        keras.layers.Reshape((28, 28, 1)),
+        keras.layers.Conv2D(16, **conv),
+        keras.layers.MaxPooling2D(2),
+        keras.layers.Conv2D(36, **conv),
+        keras.layers.MaxPooling2D(2),
+        keras.layers.Flatten(),  # NHWC row-major, as NumPy's reshape
+        keras.layers.Dense(128, activation="relu"),
+        keras.layers.Dense(10),
+    ]
+
+
+def _compiled_keras(keras, model, params):
+    n_layers = len(params) // 2
     model.set_weights([params[f"{p}{l}"] for l in range(1, n_layers + 1) for p in "Wb"])
     model.compile(
         optimizer=keras.optimizers.SGD(LEARNING_RATE),

@@ -52,14 +52,20 @@ __all__ = [
     "Workload",
     "build_scratch",
     "cases",
+    "cnn_product_shapes",
+    "conv_flops",
     "devices",
     "product_shapes",
 ]
 
 #: Model name -> hidden layer widths. ``wide`` is there to move the crossover: more arithmetic per step
-#: makes the fixed cost per call (where NumPy wins) matter less than the speed of the products.
-MODELS = {"linear": (), "mlp": (300,), "wide": (1024,)}
+#: makes the fixed cost per call (where NumPy wins) matter less than the speed of the products. ``cnn`` is
+#: :data:`common.spec.CNN` (no hidden widths: its products are :func:`product_shapes`'s).
+MODELS = {"linear": (), "mlp": (300,), "wide": (1024,), "cnn": ()}
 BATCH_SIZES = (1, 10, 100, 1000, 10000)
+#: Models whose batch sizes stop short of :data:`BATCH_SIZES`: the CNN's im2col matrix at batch 10,000
+#: would hold 10,000 x 196 x 400 floats (3.1 GB) for its second convolution alone.
+MODEL_BATCH_SIZES = {"cnn": (1, 10, 100, 1000)}
 IMPLEMENTATIONS = ("scratch", "tfimpl-eager", "tfimpl-graph", "tfimpl-graph-multi", "tfimpl-xla", "keras")
 OPERATIONS = ("forward", "loss_and_grads", "train_step", "epoch", "evaluate")
 
@@ -142,6 +148,8 @@ def cases(
     for op, impl, model, batch in itertools.product(operations, implementations, models, batch_sizes):
         if impl not in OPERATION_IMPLEMENTATIONS[op] or batch not in OPERATION_BATCH_SIZES.get(op, BATCH_SIZES):
             continue
+        if batch not in MODEL_BATCH_SIZES.get(model, BATCH_SIZES):
+            continue
         for dev in device_names if impl != "scratch" else ["cpu"]:
             yield Case(op, impl, model, batch, dev)
 
@@ -150,8 +158,11 @@ def product_shapes(model: str, batch_size: int, kind: str) -> list[tuple[tuple[i
     """The matrix products of one forward pass (``kind="forward"``) or one train step (``"train"``).
 
     Returns ``[(a_shape, b_shape, form)]`` with ``form`` one of ``"a@b"`` (forward ``h W``), ``"a.T@b"``
-    (``dW = h^T dout``) and ``"a@b.T"`` (``dh = dout W^T``, every layer but the first).
+    (``dW = h^T dout``) and ``"a@b.T"`` (``dh = dout W^T``, every layer but the first). The CNN's
+    convolutions are their im2col products (:func:`cnn_product_shapes`).
     """
+    if model == "cnn":
+        return cnn_product_shapes(batch_size, kind)
     sizes = [784, *MODELS[model], 10]
     out = []
     for layer, (d_in, d_out) in enumerate(itertools.pairwise(sizes)):
@@ -163,14 +174,42 @@ def product_shapes(model: str, batch_size: int, kind: str) -> list[tuple[tuple[i
     return out
 
 
-def flops(model: str, batch_size: int, kind: str) -> int:
-    """Multiply-adds times two of :func:`product_shapes`."""
+def cnn_product_shapes(batch_size: int, kind: str) -> list[tuple[tuple[int, int], tuple[int, int], str]]:
+    """The CNN's products, as :func:`scratch.conv.conv2d_forward` and :func:`scratch.conv.conv2d_backward`
+    compute them: each convolution is im2col's ``(B * Ho * Wo, kh * kw * C)`` matrix times the kernel.
+
+    Per image, forward: 2 x 784 x 25 x 16 + 2 x 196 x 400 x 36 = 6.3 MFLOP of convolution (of 6.7 in
+    all); a train step adds each layer's ``dW`` and, but for the first convolution, its ``dx`` (18.2 of
+    19.6 MFLOP). :func:`flops` sums them.
+    """
+    B, out = batch_size, []
+    layers = [(B * 784, 25, 16), (B * 196, 400, 36), (B, 1764, 128), (B, 128, 10)]  # (rows, k, n) per layer
+    for layer, (rows, k, n) in enumerate(layers):
+        out.append(((rows, k), (k, n), "a@b"))
+        if kind == "train":
+            out.append(((rows, k), (rows, n), "a.T@b"))
+            if layer > 0:
+                out.append(((rows, n), (k, n), "a@b.T"))
+    return out
+
+
+def conv_flops(batch_size: int, kind: str) -> int:
+    """The CNN's convolution FLOPs alone (its first two layers of :func:`cnn_product_shapes`), for the roofline."""
+    return _flops(cnn_product_shapes(batch_size, kind)[: 2 if kind == "forward" else 5])  # conv 1 and conv 2
+
+
+def _flops(products) -> int:
     total = 0
-    for a, b, form in product_shapes(model, batch_size, kind):
+    for a, b, form in products:
         m, k = (a[1], a[0]) if form == "a.T@b" else a
         n = b[0] if form == "a@b.T" else b[1]
         total += 2 * m * k * n
     return total
+
+
+def flops(model: str, batch_size: int, kind: str) -> int:
+    """Multiply-adds times two of :func:`product_shapes` (the CNN's convolutions included)."""
+    return _flops(product_shapes(model, batch_size, kind))
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -180,6 +219,8 @@ def flops(model: str, batch_size: int, kind: str) -> int:
 
 def initial_params(model: str) -> dict[str, np.ndarray]:
     """The seeded starting point every implementation copies."""
+    if model == "cnn":
+        return np_models.init_params("cnn", init="normal", std=INIT_STD, seed=SEED)
     kind = "linear" if model == "linear" else "mlp"
     return np_models.init_params(kind, hidden=MODELS[model] or None, init="normal", std=INIT_STD, seed=SEED)
 

@@ -61,7 +61,7 @@ def train_command(
     try:
         result = train_fn(config)  # the twin's train: the loop is there
     except TrainingDiverged as exc:
-        if sharpness is not None:
+        if sharpness is not None and config.model != "cnn":  # the R-operator is written for dense layers only
             exc.add_sharpness(sharpness(config))
         raise
     result.summary["wall_seconds"] = time.perf_counter() - started

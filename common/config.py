@@ -26,7 +26,7 @@ __all__ = [
 #: The training split's size (60,000 less the 5,000 validation images): the largest batch there is.
 TRAIN_EXAMPLES = 55000
 #: The initialiser each model starts from when ``--init`` is not given: the tutorials' own.
-DEFAULT_INIT = {"linear": "zeros", "mlp": "normal"}
+DEFAULT_INIT = {"linear": "zeros", "mlp": "normal", "cnn": "glorot_uniform"}
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,7 @@ class RunConfig:
     activation: str = "relu"
     loss: str = "softmax_cross_entropy"
     l2: float = 0.0
+    dropout: float = 0.0  # the cnn only: the rate of inverted dropout before its last layer (0: none)
     optimizer: str = "sgd"
     learning_rate: float = 0.5
     momentum: float = 0.9  # used by optimizer="momentum" only
@@ -73,6 +74,7 @@ class RunConfig:
         rules.check_rate("learning_rate", self.learning_rate)
         rules.check_fraction("momentum", self.momentum)
         rules.check_nonnegative("l2", self.l2)
+        rules.check_fraction("dropout", self.dropout)
         if self.init_std is not None:
             rules.check_rate("init_std", self.init_std)
         for name in ("batch_size", "log_every"):
@@ -88,6 +90,14 @@ class RunConfig:
             raise UserError(f"seed must be a whole number >= 0, got {self.seed!r}")
         if self.model == "linear" and self.hidden:
             raise UserError("the linear model has no hidden layer; drop --hidden or use --model mlp")
+        if self.model == "cnn" and self.hidden:
+            raise UserError(
+                "--hidden sets the MLP's widths; the cnn's layers are fixed (common.spec.CNN): drop --hidden"
+            )
+        if self.dropout and self.model != "cnn":
+            raise UserError(
+                f"--dropout applies to the cnn only, not the {self.model} model; drop it or use --model cnn"
+            )
         if self.hidden is not None:
             rules.check_hidden(self.hidden)
         # Record what runs, not "the default": the model's hidden widths and the initialiser's std.
@@ -178,13 +188,21 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, tensorflow: bool = Fal
     """
     d = RunConfig()
     g = parser.add_argument_group("model")
-    g.add_argument("--model", choices=list(spec.MODELS), default=d.model, help="linear = softmax regression 784->10")
+    g.add_argument(
+        "--model",
+        choices=list(spec.MODELS),
+        default=d.model,
+        help="linear = softmax regression 784->10; cnn = conv 16, conv 36, dense 128",
+    )
     g.add_argument("--hidden", type=_hidden, help="MLP hidden widths, e.g. 300 or 300,100 (default: 300)")
     g.add_argument("--activation", choices=spec.ACTIVATIONS, default=d.activation, help="the hidden layers' activation")
     g.add_argument("--loss", choices=list(spec.LOSS_FORMS), default=d.loss, help="the training loss")
     g.add_argument("--l2", type=_nonnegative_float, default=d.l2, help="L2 penalty scale on the weights")
+    g.add_argument("--dropout", type=_fraction, default=d.dropout, help="cnn only: dropout rate before the last layer")
     g.add_argument(
-        "--init", choices=spec.INITIALIZERS, help="the weights' start (default: zeros for linear, normal for mlp)"
+        "--init",
+        choices=spec.INITIALIZERS,
+        help="the weights' start (default: zeros for linear, normal for mlp, glorot_uniform for cnn)",
     )
     g.add_argument("--init-std", type=_positive_float, help="std of normal / truncated_normal (default: 0.03 / 0.01)")
     g = parser.add_argument_group("optimisation")

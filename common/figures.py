@@ -216,6 +216,11 @@ def make_figures(run_dir: str | Path, data: Datasets, implementations, *, progre
     run_dir = Path(run_dir)
     summary, history = read_run(run_dir)
     params = load_params(run_dir / "params.npz")
+    if params["W1"].ndim == 4:
+        raise UserError(
+            f"{run_dir} holds a cnn: these figures are the linear model's and the MLP's; the cnn's filters and "
+            "feature maps are drawn in notebooks/07_convolution_by_hand.py"
+        )
     dtype = params["W1"].dtype
     implementations = tuple(implementations)
     twins = len(implementations) > 1

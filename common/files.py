@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UserError
+from .spec import param_shapes
 
 __all__ = [
     "OutputError",
@@ -176,6 +177,12 @@ def _check_layout(params: dict[str, np.ndarray], source: str) -> None:
         raise ParamsError(
             f"{source}: all arrays must share one dtype, float32 or float64; found {sorted(map(str, {a.dtype for a in params.values()}))}"
         )
+    if params["W1"].ndim == 4:  # the CNN: exactly the shapes of common.spec.param_shapes
+        want = param_shapes("cnn")
+        if {k: a.shape for k, a in params.items()} != want:
+            found = {k: params[k].shape for k in want if k in params}
+            raise ParamsError(f"{source}: a cnn's arrays must have the shapes {want}; found {found}")
+        return
     d_in = 784
     for l in range(1, n_layers + 1):
         W, b = params[f"W{l}"], params[f"b{l}"]

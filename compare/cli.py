@@ -51,19 +51,22 @@ HEADERS = {
 }
 
 
-def _family(name: str, data, runs: dict) -> list:
-    from . import checks, controls, curvature, layers, lockstep, precision
+def _family(name: str, data, runs: dict, cnn: dict) -> list:
+    """One family's rows; ``runs`` and ``cnn`` keep the lockstep runs that ``train`` made for ``crossload``."""
+    from . import checks, controls, conv, curvature, layers, lockstep, precision
 
     if name == "crossload" and not runs:
         lockstep.train_rows(data, runs=runs)
+    if name in ("train", "crossload") and not cnn:
+        cnn["train"], cnn["crossload"] = conv.cnn_train_rows(data)
     table = {
-        "forward": lambda: checks.forward_rows(data),
-        "gradients": lambda: checks.gradient_rows(data),
-        "layers": lambda: layers.layer_rows(),
+        "forward": lambda: checks.forward_rows(data) + conv.cnn_forward_rows(data),
+        "gradients": lambda: checks.gradient_rows(data) + conv.cnn_gradient_rows(data),
+        "layers": lambda: layers.layer_rows() + conv.cnn_layer_rows(),
         "curvature": lambda: curvature.curvature_rows(data),
         "optimizers": lambda: checks.optimizer_rows(),
-        "train": lambda: lockstep.train_rows(data, runs=runs),
-        "crossload": lambda: lockstep.crossload_rows(data, runs),
+        "train": lambda: lockstep.train_rows(data, runs=runs) + cnn["train"],
+        "crossload": lambda: lockstep.crossload_rows(data, runs) + cnn["crossload"],
         "precision": lambda: precision.precision_rows(data),
         "controls": lambda: controls.control_rows(data),
     }
@@ -93,16 +96,16 @@ def run_families(families, data_dir=None, *, progress=True):
     from tfimpl.device import exact_float32
 
     data = load_mnist(data_dir)
-    rows, runs = [], {}
+    rows, runs, cnn = [], {}, {}
     with exact_float32():
         used = settings()
     for family in families:
         t0 = time.perf_counter()
         if family == "precision":
-            new = _family(family, data, runs)
+            new = _family(family, data, runs, cnn)
         else:
             with exact_float32():
-                new = _family(family, data, runs)
+                new = _family(family, data, runs, cnn)
         if progress:
             print(f"[{family}: {len(new)} checks in {time.perf_counter() - t0:.1f} s]", file=sys.stderr, flush=True)
         rows += new

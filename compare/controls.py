@@ -5,7 +5,9 @@ mistake from :mod:`scratch.bugs` (where every deliberately wrong piece is define
 *same* check function as its family; each row is marked ``expected_to_fail``, and ``python -m compare``
 exits non-zero if one of them passes. The pieces have the public interfaces of the pieces they
 replace: a loss gradient ``(logits, y) -> dlogits``, an optimizer with ``apply(grads, params)``, an
-activation backward ``(dout, cache) -> dx``.
+activation backward ``(dout, cache) -> dx``, a convolution's backward ``(dout, cache) -> (dx, dW, db)``.
+The three convolution controls (a kernel not flipped in ``dx``, col2im overwriting instead of adding,
+pooling's gradient sent to every position) run through the ``layers`` family's check of :mod:`compare.conv`.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from common.labels import one_hot
 from common.rows import Row
 from scratch import bugs
 
-from . import checks, layers, lockstep
+from . import checks, conv, layers, lockstep
 
 __all__ = ["FAMILY", "control_rows"]
 
@@ -43,7 +45,17 @@ def control_rows(data: Datasets) -> list[Row]:
             "relu", "float64", scratch_backward=bugs.relu_backward_without_mask
         ),
         "lockstep with batches 0 and 1 swapped": lockstep.lockstep_rows(swapped, data)[0],  # the per-step losses
+        "conv dx with the kernel not flipped": _dx_row(bugs.conv2d_backward_unflipped),
+        "col2im overwriting instead of adding": _dx_row(bugs.conv2d_backward_overwriting),
+        "max-pool gradient to every position": conv.pool_row(
+            "float64", scratch_backward=bugs.max_pool_backward_to_every_position
+        ),
     }
     return [
         replace(r, check=f"{name}: {r.check}", family=FAMILY, expected_to_fail=True) for name, r in controls.items()
     ]
+
+
+def _dx_row(backward) -> Row:
+    """A wrong convolution backward through the layers family's check, stride 1 'same' (overlapping windows): its dx row."""
+    return conv.conv_rows("float64", scratch_backward=backward, cases=conv.CONV_CASES[:1])[0]

@@ -11,7 +11,7 @@
 # %% [markdown]
 # # 1. The simple linear model, by hand and in TensorFlow
 #
-# *Reading order: 3, **1**, 4, 2, 5, 6. Before this: [3. The perceptron, slowly](03_perceptron.py), which builds
+# *Reading order: 3, **1**, 4, 2, 5, 6, 7. Before this: [3. The perceptron, slowly](03_perceptron.py), which builds
 # the same model one piece at a time. Next: [4. TensorFlow basics](04_tensorflow_basics.py).*
 #
 # The first of the five tutorials: classify MNIST digits with **softmax regression**, ten weighted sums of

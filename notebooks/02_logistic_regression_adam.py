@@ -11,7 +11,7 @@
 # %% [markdown]
 # # 2. Logistic regression with Adam
 #
-# *Reading order: 3, 1, 4, **2**, 5, 6. Before this: [4. TensorFlow basics](04_tensorflow_basics.py). Next:
+# *Reading order: 3, 1, 4, **2**, 5, 6, 7. Before this: [4. TensorFlow basics](04_tensorflow_basics.py). Next:
 # [5. Understanding TensorFlow with MNIST](05_understanding_tensorflow_mnist.py).*
 #
 # The same linear model as notebook 1, trained the way the second tutorial does it: weights drawn from a

@@ -11,7 +11,7 @@
 # %% [markdown]
 # # 3. The perceptron, slowly
 #
-# *Reading order: **3**, 1, 4, 2, 5, 6. Start here: this notebook builds the model one piece at a time and
+# *Reading order: **3**, 1, 4, 2, 5, 6, 7. Start here: this notebook builds the model one piece at a time and
 # assumes nothing but NumPy. Next: [1. The simple linear model](01_simple_linear_model.py), the same model
 # trained and taken apart. (Notebook 6 works the derivatives out by hand, for those who want them first.)*
 #

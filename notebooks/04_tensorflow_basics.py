@@ -11,7 +11,7 @@
 # %% [markdown]
 # # 4. TensorFlow basics: graphs, sessions, functions, and a loss that breaks
 #
-# *Reading order: 3, 1, **4**, 2, 5, 6. Before this: [1. The simple linear model](01_simple_linear_model.py),
+# *Reading order: 3, 1, **4**, 2, 5, 6, 7. Before this: [1. The simple linear model](01_simple_linear_model.py),
 # whose loss this notebook takes apart. Next: [2. Logistic regression with Adam](02_logistic_regression_adam.py).*
 #
 # The fourth tutorial introduces TensorFlow 1: you first *describe* a computation as a graph of

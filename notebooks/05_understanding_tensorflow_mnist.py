@@ -11,7 +11,7 @@
 # %% [markdown]
 # # 5. Understanding TensorFlow with MNIST
 #
-# *Reading order: 3, 1, 4, 2, **5**, 6. Before this: [2. Logistic regression with Adam](02_logistic_regression_adam.py).
+# *Reading order: 3, 1, 4, 2, **5**, 6, 7. Before this: [2. Logistic regression with Adam](02_logistic_regression_adam.py).
 # Next: [6. Backpropagation, walked through](06_backprop_by_hand.py), which opens up the network trained here.*
 #
 # The fifth tutorial uses TensorFlow as a general optimiser before it trains a network: first it learns

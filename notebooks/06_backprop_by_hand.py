@@ -11,9 +11,9 @@
 # %% [markdown]
 # # 6. Backpropagation, walked through
 #
-# *Reading order: 3, 1, 4, 2, 5, **6**. Before this: [5. Understanding TensorFlow with MNIST](05_understanding_tensorflow_mnist.py),
+# *Reading order: 3, 1, 4, 2, 5, **6**, 7. Before this: [5. Understanding TensorFlow with MNIST](05_understanding_tensorflow_mnist.py),
 # which trains the network taken apart here. A learner who wants the derivatives before the tutorials can
-# read it right after [1](01_simple_linear_model.py).*
+# read it right after [1](01_simple_linear_model.py). Next: [7. Convolution by hand](07_convolution_by_hand.py).*
 #
 # The other notebooks stop at `dlogits` and let `scratch.models.backward` or `tf.GradientTape` do the rest.
 # Here the gradient flows past the last layer, one array per cell, through the 784-300-10 network of

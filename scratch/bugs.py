@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from common.geometry import window
 from common.labels import as_form
 from common.spec import CLIP_MAX, CLIP_MIN, LOSS_FORMS
 
-from . import layers, losses, models
+from . import conv, layers, losses, models
 from .optimizers import SGD, Adam, make_optimizer
 
 __all__ = [
@@ -34,10 +35,14 @@ __all__ = [
     "Pieces",
     "WrongSignMomentum",
     "clip_mask_inverted_grad",
+    "col2im_overwriting",
+    "conv2d_backward_overwriting",
+    "conv2d_backward_unflipped",
     "db_over_every_axis_dense_backward",
     "dense_rbackward_without_weight_term",
     "doubled",
     "l2_grad_without_half",
+    "max_pool_backward_to_every_position",
     "relu_backward_without_mask",
     "relu_rbackward_with_curvature",
     "reshaped_dw_dense_backward",
@@ -170,6 +175,56 @@ def dense_rbackward_without_weight_term(dout, rdout, cache, rcache, *, need_dx: 
     rx, _ = rcache
     rdW = x.T @ rdout if rx is None else x.T @ rdout + rx.T @ dout
     return (rdout @ W.T if need_dx else None), rdW, rdout.sum(axis=0)
+
+
+# --- convolution and pooling: the interfaces of scratch.conv ---------------------------------------------
+
+
+def conv2d_backward_unflipped(dout: np.ndarray, cache: tuple, *, need_dx: bool = True):
+    r"""``conv2d_backward`` whose ``dx`` slides the kernel over ``dout`` *as it is*, not turned 180 degrees.
+
+    The tempting shortcut: "the backward of a convolution is a convolution", done with the same kernel
+    (channel axes swapped) and the forward's padding. Right for ``dW`` and ``db``; ``dx`` is a correlation
+    where a convolution is needed, so it is right only for a kernel that is symmetric under the flip.
+    Written for stride 1 and ``"same"`` padding, where the shortcut is most tempting.
+    """
+    _, dW, db = conv.conv2d_backward(dout, cache, need_dx=False)
+    W = cache[2]
+    zeros = np.zeros(W.shape[2], dtype=dout.dtype)
+    dx = conv.conv2d_forward(dout, W.transpose(0, 1, 3, 2), zeros, 1, "same")[0] if need_dx else None
+    return dx, dW, db
+
+
+def col2im_overwriting(cols: np.ndarray, x_shape: tuple, kh: int, kw: int, stride: int = 1, padding: str = "same"):
+    """:func:`scratch.conv.col2im` with ``=`` where ``+=`` belongs: a pixel seen by several windows keeps only
+    the last window's gradient instead of their sum (right only where windows do not overlap)."""
+    n, h, w, c = x_shape
+    ho, top, bottom = window(h, kh, stride, padding)
+    wo, left, right = window(w, kw, stride, padding)
+    cols = cols.reshape(n, ho, wo, kh, kw, c)
+    dxp = np.zeros((n, h + top + bottom, w + left + right, c), dtype=cols.dtype)
+    for p in range(kh):
+        for q in range(kw):
+            dxp[:, p : p + stride * ho : stride, q : q + stride * wo : stride, :] = cols[:, :, :, p, q, :]  # the bug
+    return dxp[:, top : top + h, left : left + w, :]
+
+
+def conv2d_backward_overwriting(dout: np.ndarray, cache: tuple, *, need_dx: bool = True):
+    """``conv2d_backward`` with :func:`col2im_overwriting` in place of col2im's scatter-add."""
+    _, x_shape, W, stride, padding = cache
+    _, dW, db = conv.conv2d_backward(dout, cache, need_dx=False)
+    kh, kw, _, c_out = W.shape
+    dcols = dout.reshape(-1, c_out) @ W.reshape(-1, c_out).T
+    return (col2im_overwriting(dcols, x_shape, kh, kw, stride, padding) if need_dx else None), dW, db
+
+
+def max_pool_backward_to_every_position(dout: np.ndarray, cache: tuple) -> np.ndarray:
+    """Max-pooling's backward that sends each output's gradient to all four pixels of its window, as average
+    pooling's would without the 1/4: the argmax in the cache ignored."""
+    _, (n, h, w, c) = cache
+    dx = np.zeros((n, h, w, c), dtype=dout.dtype)
+    dx[:, : h // 2 * 2, : w // 2 * 2, :] = dout.repeat(2, axis=1).repeat(2, axis=2)
+    return dx
 
 
 # --- optimizers: the interface of scratch.optimizers ----------------------------------------------------

@@ -23,7 +23,7 @@ from common.figures import Implementation, make_figures
 from common.files import check_out_dir
 from common.rows import format_table
 
-from . import curvature, experiments, gradcheck, models, sharpness, sweep
+from . import convcheck, curvature, experiments, gradcheck, models, sharpness, sweep
 from .train import train
 
 __all__ = ["IMPLEMENTATION", "main"]
@@ -42,7 +42,8 @@ GRADCHECK_HEADERS = {
     "losses": "losses: dlogits by hand vs central differences (float64), every coordinate",
     "linear model": "linear model: loss_and_grads by hand vs central differences, sampled coordinates",
     "mlp model": "mlp model (32 hidden units): loss_and_grads by hand vs central differences, sampled coordinates",
-    "negative control": "negative control: a deliberately wrong gradient, which the check must catch",
+    **convcheck.CONV_HEADERS,
+    "negative control": "negative control: deliberately wrong gradients, which the check must catch",
 }
 
 
@@ -77,6 +78,9 @@ def _gradcheck(args: argparse.Namespace) -> int:
     if args.sweep:
         return _sweep(args)
     rows = gradcheck.gradcheck_table(args.data_dir, samples=args.samples)
+    data = load_mnist(args.data_dir, dtype="float64")
+    rows += convcheck.conv_gradcheck_table(data.train.images[:2], data.train.labels[:2], samples=min(args.samples, 10))
+    rows.sort(key=lambda r: r.family == "negative control")  # the controls last, together
     print(format_table(rows, headers=GRADCHECK_HEADERS))
     kinks = [f"  {r.family}: {r.check}: {r.note}" for r in rows if "kink" in r.note]
     print("\nkinks: " + ("coordinates left out, not failed:\n" + "\n".join(kinks) if kinks else "no step crossed one"))

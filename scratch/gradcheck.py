@@ -196,13 +196,15 @@ def model_kinks(
     Returns a function of no arguments reading the current ``params`` (as :func:`differences` perturbs
     them) that gives ``{"ReLU of layer l": (N, H) bool}`` for each ReLU layer (pre-activation > 0) and, for
     the clipped loss, ``{"clip at 1e-10": p >= 1e-10, "clip at 0.9999999": p <= 0.9999999}``.
-    sigmoid and tanh have no kinks. See ``docs/math.md#kinks``.
+    sigmoid and tanh have no kinks. For the CNN, also which pixel wins each max-pool window: MNIST's blank
+    background makes exact ties common there, and a step that breaks one is a kink of the max.
+    See ``docs/math.md#kinks``.
     """
 
     def state() -> dict[str, np.ndarray]:
         logits, caches = models.forward(params, x, activation=activation)
-        out = {}
-        if activation == "relu":
+        out = _cnn_kinks(caches, activation) if isinstance(caches, dict) else {}
+        if activation == "relu" and not isinstance(caches, dict):
             for l, (_, act_cache) in enumerate(caches[:-1], start=1):
                 out[f"ReLU of layer {l}"] = act_cache > 0  # the cache is max(0, a): positive exactly where a > 0
         if loss == "clipped_binary_cross_entropy":
@@ -212,6 +214,16 @@ def model_kinks(
         return out
 
     return state
+
+
+def _cnn_kinks(caches: dict, activation: str) -> dict[str, np.ndarray]:
+    """The CNN's kinks: each max-pool's winners, and (for ReLU) the sign of every ReLU's input."""
+    out = {f"max-pool {l} winner": caches[f"conv{l}"][2][0] for l in (1, 2)}
+    if activation == "relu":
+        for l in (1, 2):
+            out[f"ReLU of conv {l}"] = caches[f"conv{l}"][1] > 0
+        out["ReLU of dense 3"] = caches["dense3"][1] > 0
+    return out
 
 
 def check_gradients(

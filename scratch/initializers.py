@@ -46,10 +46,13 @@ def truncated_normal(
 def glorot_uniform(shape: tuple[int, ...], dtype="float32", rng: np.random.Generator | None = None, std: float = 0.0):
     r"""Glorot/Xavier uniform: :math:`U(-a, a)`, :math:`a = \sqrt{6 / (\text{fan\_in} + \text{fan\_out})}`.
 
-    Keras' default for Dense kernels. ``std`` is ignored: the scale comes from the shape.
+    Keras' default for Dense and convolution kernels. ``std`` is ignored: the scale comes from the shape. A
+    convolution kernel ``(kh, kw, c_in, c_out)`` counts its window: fan_in :math:`= k_h k_w c_\text{in}`,
+    fan_out :math:`= k_h k_w c_\text{out}`, as Keras does.
     """
     rng = np.random.default_rng() if rng is None else rng
-    fan_in, fan_out = shape[0], shape[-1]
+    field = int(np.prod(shape[:-2], dtype=np.int64))  # 1 for a dense (in, out) matrix
+    fan_in, fan_out = field * shape[-2], field * shape[-1]
     limit = np.sqrt(6.0 / (fan_in + fan_out))
     return rng.uniform(-limit, limit, size=shape).astype(dtype)
 

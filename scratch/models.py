@@ -1,9 +1,10 @@
-r"""Softmax regression and the multi-layer perceptron, forward and backward by hand.
+r"""Softmax regression, the multi-layer perceptron and the CNN, forward and backward by hand.
 
 A model is nothing but its parameter dict: ``W1, b1, W2, b2, ...`` with ``W_l: (D_{l-1}, D_l)`` and
 ``b_l: (D_l,)``. Softmax regression 784->10 is the one-layer case (``W1: (784, 10)``); the tutorial MLP
 784-300-10 has two layers. Hidden layers apply an activation (ReLU by default); the last layer gives
-the logits, and the loss applies the softmax.
+the logits, and the loss applies the softmax. The convolutional network ``cnn`` (:mod:`scratch.cnn`) has
+the same keys, its first two weights 4-D convolution kernels; every function here hands it on there.
 
 The seam shared with :mod:`tfimpl.models` is :func:`loss_and_grads` ``(params, x, y) -> (loss, grads)``:
 here the gradients are worked out by hand, layer by layer, in reverse; there ``tf.GradientTape`` does it.
@@ -11,7 +12,6 @@ here the gradients are worked out by hand, layer by layer, in reverse; there ``t
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -19,10 +19,10 @@ import numpy as np
 from common import rules
 from common.errors import InputTypeError, UserError
 from common.labels import as_form, targets
+from common.spec import CNN, EVAL_BATCH, LOSS_FORMS, NUM_CLASSES, param_shapes
 from common.spec import INITIALIZERS as INITIALIZER_NAMES
-from common.spec import LOSS_FORMS, NUM_CLASSES, layer_sizes
 
-from . import layers, losses
+from . import cnn, layers, losses
 from .initializers import INITIALIZERS
 
 __all__ = [
@@ -50,7 +50,7 @@ def init_params(
 
     Parameters
     ----------
-    model : {"linear", "mlp"}, see :data:`common.spec.MODELS`
+    model : {"linear", "mlp", "cnn"}, see :data:`common.spec.MODELS`
     hidden : sequence of int, optional
         Hidden layer widths for ``mlp`` (default ``(300,)``).
     init : {"zeros", "normal", "truncated_normal", "glorot_uniform"}
@@ -63,7 +63,8 @@ def init_params(
     Returns
     -------
     dict
-        ``{"W1": (784, H), "b1": (H,), ..., "WL": (H, 10), "bL": (10,)}`` in layer order.
+        ``{"W1": (784, H), "b1": (H,), ..., "WL": (H, 10), "bL": (10,)}`` in layer order; for the CNN the
+        shapes of :func:`common.spec.param_shapes` (``W1: (5, 5, 1, 16)``, ...).
     """
     rules.check_choice("init", init, INITIALIZER_NAMES)
     if std is not None:
@@ -71,12 +72,14 @@ def init_params(
     dtype = np.dtype(dtype)
     rng = np.random.default_rng(seed)
     kwargs = {} if std is None else {"std": std}
-    sizes = layer_sizes(model, hidden)
     params = {}
-    for l, (d_in, d_out) in enumerate(itertools.pairwise(sizes), start=1):
-        params[f"W{l}"] = INITIALIZERS[init]((d_in, d_out), dtype, rng, **kwargs)
-        params[f"b{l}"] = np.zeros(d_out, dtype=dtype)
+    for key, shape in param_shapes(model, hidden).items():  # W1, b1, W2, b2, ...: weights drawn, biases zero
+        params[key] = INITIALIZERS[init](shape, dtype, rng, **kwargs) if key[0] == "W" else np.zeros(shape, dtype)
     return params
+
+
+def _is_cnn(params: dict[str, np.ndarray]) -> bool:
+    return params["W1"].ndim == 4
 
 
 def _num_layers(params: dict[str, np.ndarray]) -> int:
@@ -85,7 +88,10 @@ def _num_layers(params: dict[str, np.ndarray]) -> int:
 
 def _check_inputs(params: dict[str, np.ndarray], x: np.ndarray) -> None:
     W1 = params["W1"]
-    if x.ndim != 2 or x.shape[1] != W1.shape[0]:
+    if _is_cnn(params):
+        if x.ndim < 2 or x.shape[1:] not in ((784,), CNN["image"][:2], CNN["image"]):
+            raise UserError(f"the cnn takes 28x28 images: x must have shape (N, 784) or (N, 28, 28, 1), got {x.shape}")
+    elif x.ndim != 2 or x.shape[1] != W1.shape[0]:
         raise UserError(f"x must have shape (N, {W1.shape[0]}), got {x.shape}; flatten images to 784 pixels")
     if x.dtype != W1.dtype:
         raise InputTypeError(
@@ -94,7 +100,7 @@ def _check_inputs(params: dict[str, np.ndarray], x: np.ndarray) -> None:
         )
 
 
-def forward(params: dict[str, np.ndarray], x: np.ndarray, *, activation: str = "relu"):
+def forward(params: dict[str, np.ndarray], x: np.ndarray, *, activation: str = "relu", mask=None):
     r"""Logits of a batch, and the caches backward needs.
 
     .. math::
@@ -108,13 +114,18 @@ def forward(params: dict[str, np.ndarray], x: np.ndarray, *, activation: str = "
     params : dict
     x : (N, 784) array
     activation : {"relu", "sigmoid", "tanh"}
+    mask : (N, 128) array, optional
+        The CNN's dropout mask (:func:`scratch.cnn.forward`); the linear model and the MLP take none.
 
     Returns
     -------
     logits : (N, 10) array
     caches : list
-        One ``(dense_cache, activation_cache)`` per layer; the last layer's activation cache is None.
+        One ``(dense_cache, activation_cache)`` per layer; the last layer's activation cache is None. The
+        CNN's are :func:`scratch.cnn.forward`'s dict.
     """
+    if _is_cnn(params):
+        return cnn.forward(params, x, activation=activation, mask=mask)
     h, caches = x, []
     n_layers = _num_layers(params)
     for l in range(1, n_layers + 1):
@@ -148,8 +159,10 @@ def backward(
     dx : (N, 784) array or None
         The gradient with respect to the input, only when ``need_dx`` (the optimal-input experiment).
 
-    See ``docs/math.md#backpropagation``.
+    See ``docs/math.md#backpropagation``. The CNN's caches (a dict) go to :func:`scratch.cnn.backward`.
     """
+    if isinstance(caches, dict):
+        return cnn.backward(dlogits, caches, activation=activation, need_dx=need_dx)
     grads: dict[str, np.ndarray] = {}
     dh = dlogits
     for l in range(len(caches), 0, -1):
@@ -169,6 +182,7 @@ def loss_and_grads(
     loss: str = "softmax_cross_entropy",
     l2: float = 0.0,
     activation: str = "relu",
+    mask=None,
 ) -> tuple[float, dict[str, np.ndarray]]:
     r"""The seam: the mean loss over the batch and its gradient for every parameter, by hand.
 
@@ -192,6 +206,8 @@ def loss_and_grads(
     l2 : float
         :math:`\lambda`; 0 turns the penalty off.
     activation : {"relu", "sigmoid", "tanh"}
+    mask : (N, 128) array, optional
+        The CNN's dropout mask for this step (training only); see :func:`forward`.
 
     Returns
     -------
@@ -202,7 +218,7 @@ def loss_and_grads(
     See ``docs/math.md#backpropagation``.
     """
     loss_fn, grad_fn = losses.LOSSES[loss]
-    logits, caches = forward(params, x, activation=activation)  # (N, 10)
+    logits, caches = forward(params, x, activation=activation, mask=mask)  # (N, 10)
     t = as_form(y, LOSS_FORMS[loss], x.dtype)  # (N,) ids or (N, 10) rows, as the loss wants
     value = loss_fn(logits, t)
     dlogits = grad_fn(logits, t)  # (N, 10)
@@ -241,8 +257,16 @@ def predict(params: dict[str, np.ndarray], x: np.ndarray, *, activation: str = "
     arrays come in; the kernels they call trust their inputs).
     """
     _check_inputs(params, x)
-    logits, _ = forward(params, x, activation=activation)
-    return logits.argmax(axis=1)
+    return _logits(params, x, activation).argmax(axis=1)
+
+
+def _logits(params, x, activation):
+    """Logits with no caches kept: the CNN's in batches of :data:`common.spec.EVAL_BATCH`, the others' at once."""
+    if not _is_cnn(params):
+        return forward(params, x, activation=activation)[0]
+    starts = range(0, len(x), EVAL_BATCH)  # one batch of EVAL_BATCH images at a time
+    chunks = [forward(params, x[s : s + EVAL_BATCH], activation=activation)[0] for s in starts]
+    return np.concatenate(chunks) if chunks else np.zeros((0, NUM_CLASSES), x.dtype)
 
 
 def accuracy(params: dict[str, np.ndarray], x: np.ndarray, labels: np.ndarray, *, activation: str = "relu") -> float:
@@ -261,6 +285,6 @@ def evaluate(
     """``(loss, accuracy)`` on a whole split, with no L2 term; ``x`` and ``labels`` are checked first."""
     _check_inputs(params, x)
     loss_fn, _ = losses.LOSSES[loss]
-    logits, _ = forward(params, x, activation=activation)
+    logits = _logits(params, x, activation)  # (N, 10), in batches for the CNN
     value = loss_fn(logits, targets(labels, LOSS_FORMS[loss], len(x), x.dtype))
     return value, float(np.mean(logits.argmax(axis=1) == labels))

@@ -16,15 +16,15 @@ from common.data import Datasets, load_mnist
 from common.errors import InputTypeError
 from common.labels import targets
 from common.runs import RunLog, TrainResult, make_summary
-from common.spec import LOSS_FORMS
+from common.spec import CNN, LOSS_FORMS
 
-from . import models
+from . import conv, models
 from .optimizers import make_optimizer
 
 __all__ = ["train_step", "train"]
 
 
-def train_step(params, optimizer, x, y, *, loss="softmax_cross_entropy", l2=0.0, activation="relu") -> float:
+def train_step(params, optimizer, x, y, *, loss="softmax_cross_entropy", l2=0.0, activation="relu", mask=None) -> float:
     r"""One step of gradient descent: :math:`\theta \leftarrow \text{update}(\theta, \nabla_\theta J)`.
 
     Parameters
@@ -33,13 +33,15 @@ def train_step(params, optimizer, x, y, *, loss="softmax_cross_entropy", l2=0.0,
     optimizer : a :mod:`scratch.optimizers` optimizer
     x : (B, 784) array
     y : (B,) class ids or (B, 10) one-hot rows
+    mask : (B, 128) array, optional
+        The CNN's dropout mask for this step (:func:`scratch.conv.dropout_mask`).
 
     Returns
     -------
     float
         The batch loss *before* the update.
     """
-    value, grads = models.loss_and_grads(params, x, y, loss=loss, l2=l2, activation=activation)
+    value, grads = models.loss_and_grads(params, x, y, loss=loss, l2=l2, activation=activation, mask=mask)
     optimizer.apply(grads, params)
     return value
 
@@ -64,6 +66,7 @@ def train(config: RunConfig, data: Datasets | None = None, *, progress: bool = T
     X, labels = data.train.images, data.train.labels  # (55000, 784), (55000,)
     T = targets(labels, LOSS_FORMS[config.loss], len(labels), dtype)  # the loss's label form, made once
     kw = {"loss": config.loss, "l2": config.l2, "activation": config.activation}
+    drops = np.random.default_rng([config.seed, 1]) if config.dropout else None  # the masks' own stream
 
     def score(split):  # (loss, accuracy) on a whole split, no L2 term
         return models.evaluate(params, split.images, split.labels, loss=config.loss, activation=config.activation)
@@ -71,7 +74,12 @@ def train(config: RunConfig, data: Datasets | None = None, *, progress: bool = T
     with RunLog(config, len(X), progress=progress, desc=f"scratch {config.model}") as run:
         for epoch in range(run.epochs):
             for idx in run.batches(epoch):  # idx: (B,) this batch's example ids
-                loss = train_step(params, optimizer, X[idx], T[idx], **kw)
+                mask = (
+                    conv.dropout_mask(drops, (len(idx), CNN["dense"]), config.dropout, dtype)
+                    if drops is not None
+                    else None
+                )
+                loss = train_step(params, optimizer, X[idx], T[idx], mask=mask, **kw)
                 if run.record(loss):  # checks the loss for divergence; True when a history row is due
                     run.log(batch_accuracy=models.accuracy(params, X[idx], labels[idx], activation=config.activation))
             run.validate(*score(data.validation))

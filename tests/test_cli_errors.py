@@ -118,6 +118,9 @@ FLAG_CASES = {
     "momentum of 1.5": (["--momentum", "1.5"], "argument --momentum: must lie in [0, 1)"),
     "zero hidden units": (["--hidden", "0"], "argument --hidden: must be a whole number > 0"),
     "hidden for the linear model": (["--hidden", "30"], "the linear model has no hidden layer"),
+    "hidden for the cnn": (["--model", "cnn", "--hidden", "30"], "the cnn's layers are fixed"),
+    "dropout for the mlp": (["--model", "mlp", "--dropout", "0.5"], "--dropout applies to the cnn only"),
+    "dropout of 1": (["--model", "cnn", "--dropout", "1"], "argument --dropout: must lie in [0, 1)"),
 }
 
 

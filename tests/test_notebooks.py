@@ -19,7 +19,7 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
 jupytext = pytest.importorskip("jupytext", reason="the notebooks need the dev extra: pip install -e '.[dev]'")
 
 
-def test_the_five_tutorials_are_there_in_order():
+def test_the_tutorials_are_there_in_order():
     names = [p.stem for p in NOTEBOOKS]
     assert names == [
         "01_simple_linear_model",
@@ -28,10 +28,11 @@ def test_the_five_tutorials_are_there_in_order():
         "04_tensorflow_basics",
         "05_understanding_tensorflow_mnist",
         "06_backprop_by_hand",
+        "07_convolution_by_hand",
     ]
 
 
-READING_ORDER = "3, 1, 4, 2, 5, 6"  # why: README.md, "The notebooks"
+READING_ORDER = "3, 1, 4, 2, 5, 6, 7"  # why: README.md, "The notebooks"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -11,7 +11,18 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("common", "scratch", "tfimpl", "compare", "benchmarks")
-MIRRORED = ["losses", "layers", "initializers", "models", "optimizers", "train", "experiments", "curvature"]
+MIRRORED = [
+    "losses",
+    "layers",
+    "conv",
+    "cnn",
+    "initializers",
+    "models",
+    "optimizers",
+    "train",
+    "experiments",
+    "curvature",
+]
 
 
 def _sources(package: str) -> list[Path]:

@@ -35,7 +35,8 @@ def truncated_normal(shape, dtype="float32", rng=None, std=0.01):
 
 def glorot_uniform(shape, dtype="float32", rng=None, std=0.0):
     """Uniform in :math:`\\pm\\sqrt{6 / (\\text{fan\\_in} + \\text{fan\\_out})}`, Keras' default kernel init."""
-    limit = math.sqrt(6.0 / (shape[0] + shape[-1]))
+    field = math.prod(shape[:-2])  # the window of a convolution kernel, 1 for a dense matrix
+    limit = math.sqrt(6.0 / (field * (shape[-2] + shape[-1])))
     return _rng(rng).uniform(shape, -limit, limit, dtype=dtype)
 
 

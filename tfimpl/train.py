@@ -18,9 +18,9 @@ from common.config import RunConfig
 from common.data import Datasets, load_mnist
 from common.labels import targets
 from common.runs import RunLog, TrainResult, make_summary
-from common.spec import LOSS_FORMS
+from common.spec import CNN, LOSS_FORMS
 
-from . import compiled, models
+from . import compiled, conv, models
 from .backend import tf
 from .bridge import to_numpy, to_variables
 from .device import describe, precision, resolve_device, tensor_float_32
@@ -29,9 +29,11 @@ from .optimizers import make_optimizer
 __all__ = ["train_step", "train"]
 
 
-def train_step(params, optimizer, x, y, *, loss="softmax_cross_entropy", l2=0.0, activation="relu"):
-    """One step: the tape's loss and gradients, then ``optimizer.apply``. Returns the loss before the update."""
-    value, grads = models.loss_and_grads(params, x, y, loss=loss, l2=l2, activation=activation)
+def train_step(params, optimizer, x, y, *, loss="softmax_cross_entropy", l2=0.0, activation="relu", mask=None):
+    """One step: the tape's loss and gradients, then ``optimizer.apply``. Returns the loss before the update.
+
+    ``mask``: the CNN's dropout mask for this step, as in :func:`scratch.train.train_step`."""
+    value, grads = models.loss_and_grads(params, x, y, loss=loss, l2=l2, activation=activation, mask=mask)
     with tf.name_scope("optimizer"):
         optimizer.apply([grads[k] for k in params], [params[k] for k in params])
     return value
@@ -60,9 +62,14 @@ def train(config: RunConfig, data: Datasets | None = None, *, progress: bool = T
         X = tf.constant(data.train.images)  # (55000, 784), on the device once
         T = tf.constant(targets(data.train.labels, LOSS_FORMS[config.loss], len(data.train), dtype))
         kw = {"loss": config.loss, "l2": config.l2, "activation": config.activation}
-        run_steps = compiled.make_train_function(
-            lambda x, y: train_step(params, optimizer, x, y, **kw), X, T, config.batch_size, xla=config.xla
-        )
+        drops = tf.random.Generator.from_seed(config.seed) if config.dropout else None  # the masks' own stream
+
+        def step(x, y):
+            shape = (config.batch_size, CNN["dense"])
+            mask = conv.dropout_mask(drops, shape, config.dropout, dtype.name) if drops is not None else None
+            return train_step(params, optimizer, x, y, mask=mask, **kw)
+
+        run_steps = compiled.make_train_function(step, X, T, config.batch_size, xla=config.xla)
         evaluate = compiled.make_evaluate(params, loss=config.loss, activation=config.activation, xla=config.xla)
         splits = {
             s: (tf.constant(getattr(data, s).images), tf.constant(getattr(data, s).labels))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scratch import gradcheck, losses, models
+from scratch import convcheck, gradcheck, losses, models
 from scratch.cli import main
 
 
@@ -48,7 +48,9 @@ def test_negative_control_a_too_coarse_step_fails():
 def test_gradcheck_command_passes_and_reports_the_control(capsys):
     assert main(["gradcheck", "--samples", "10"]) == 0
     out = capsys.readouterr().out
-    assert "negative control: a deliberately wrong gradient" in out and "FAIL (expected)" in out
+    assert "negative control: deliberately wrong gradients" in out and out.count("FAIL (expected)") == 4
+    for name in ("conv2d stride 2, valid: dx", "max_pool 2x2: dx", "kernel not flipped", "col2im overwriting"):
+        assert name in out, name
     mlp = out[out.index("mlp model (32 hidden units)") :]
     assert "clipped_binary_cross_entropy W1 " in mlp
     assert " FAIL\n" not in out and "checks as expected" in out
@@ -107,6 +109,7 @@ def test_the_command_lists_the_coordinates_a_kink_took_out(monkeypatch, capsys):
     note = "2 coordinates crossed a kink, left out (ReLU of layer 1: 2)"
     row = Row("softmax_cross_entropy b1", "float64", 1e-11, 1e-10, 1e-7, True, note, "mlp model", coords=8)
     monkeypatch.setattr(gradcheck, "gradcheck_table", lambda data_dir, samples: [row])
+    monkeypatch.setattr(convcheck, "conv_gradcheck_table", lambda x, labels, samples: [])
     assert main(["gradcheck"]) == 0
     out = capsys.readouterr().out
     assert f"kinks: coordinates left out, not failed:\n  mlp model: softmax_cross_entropy b1: {note}" in out

@@ -168,7 +168,7 @@ def test_truncated_normal_stays_within_two_std():
             InputTypeError,
             "integer class ids",
         ),
-        (lambda p: models.init_params("cnn"), UserError, "unknown model"),
+        (lambda p: models.init_params("rnn"), UserError, "unknown model"),
         (lambda p: models.init_params("linear", hidden=(10,)), UserError, "no hidden layer"),
         (lambda p: models.init_params("mlp", init="ones"), UserError, "unknown init"),
     ],
