@@ -19,7 +19,7 @@ def build(case: Case, data: Datasets, *, steps: int | None = None) -> Workload:
     """The workload for ``case`` on ``data``; ``steps`` caps a ``train_step`` round or an ``epoch`` (a smoke test)."""
     if case.batch_size > len(data.test) and case.operation in ("forward", "loss_and_grads"):
         raise UserError(f"batch {case.batch_size} is larger than the test set ({len(data.test)})")
-    k = round_steps(case.operation, case.batch_size, len(data.train))
+    k = round_steps(case.operation, case.batch_size, len(data.train), case.model)
     if steps is not None and case.operation in ("train_step", "epoch"):
         k = min(steps, k)
     ctx = Context(case, data, k)

@@ -25,6 +25,12 @@ DEVICE_LINE = {"cpu": "-", "gpu": "--"}
 ROOF_LINE = {"cpu": ":", "gpu": (0, (1, 3))}
 
 
+def _layers(model: str) -> str:
+    if model == "cnn":
+        return "conv 5x5x16, conv 5x5x36, 128, 10"
+    return "-".join(map(str, [784, *workloads.MODELS[model], 10]))
+
+
 def _series(rows, model, impl, device):
     return sorted(
         (r for r in rows if (r["model"], r["implementation"], r["device"]) == (model, impl, device)),
@@ -129,7 +135,7 @@ def plot(report: dict, operation: str, path: Path) -> Path | None:
         _ratios(bottom, rows, model)
         _lead_changes((top, bottom), report, operation, model)
         top.set_yscale("log")
-        top.set_title(f"{model} ({'-'.join(map(str, [784, *workloads.MODELS[model], 10]))})")
+        top.set_title(f"{model} ({_layers(model)})")
         bottom.set_xscale("log")
         bottom.set_xlabel("batch size")
         bottom.set_ylim(bottom=0)

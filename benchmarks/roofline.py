@@ -39,12 +39,15 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+
+from common.spec import param_shapes
 
 from .machine import cpu_clock, describe_machine
 from .timing import time_rounds
@@ -77,8 +80,11 @@ def step_bytes(model: str, batch_size: int, kind: str) -> int:
     Read the batch ``(B, 784)``; read every parameter; write the logits ``(B, 10)`` (forward) or read
     the labels ``(B, 10)`` and write every parameter back (train).
     """
-    sizes = [784, *MODELS[model], 10]
-    parameters = sum(d_in * d_out + d_out for d_in, d_out in itertools.pairwise(sizes))
+    if model == "cnn":
+        parameters = sum(math.prod(shape) for shape in param_shapes("cnn").values())
+    else:
+        sizes = [784, *MODELS[model], 10]
+        parameters = sum(d_in * d_out + d_out for d_in, d_out in itertools.pairwise(sizes))
     words = batch_size * 784 + parameters + batch_size * 10  # the logits out, or the labels in
     if kind == "train":
         words += parameters  # the updated parameters written back

@@ -58,6 +58,12 @@ def train_command(
             "gradient, so they never differ and the network learns little (about 11%); use --init normal",
             file=sys.stderr,
         )
+    if config.model == "cnn" and config.optimizer == "sgd" and config.learning_rate >= 0.1:
+        print(
+            f"warning: the cnn with SGD at rate {config.learning_rate:g} does not learn (about 10%); its 99% recipe is "
+            "--optimizer adam --lr 0.001 --batch-size 64 --epochs 3 --dropout 0.25",
+            file=sys.stderr,
+        )
     try:
         result = train_fn(config)  # the twin's train: the loop is there
     except TrainingDiverged as exc:

@@ -317,6 +317,14 @@ def test_an_explicit_zero_init_mlp_says_why_it_will_not_learn(tmp_path):
     assert result.returncode == 0 and "warning: --init zeros with an MLP" in result.stderr
 
 
+def test_the_cnn_with_the_linear_models_sgd_rate_points_to_its_recipe(tmp_path):
+    result = cli("scratch", "train", "--model", "cnn", "--steps", "1", "--out", str(tmp_path / "r"))
+    assert result.returncode == 0 and "its 99% recipe is --optimizer adam --lr 0.001" in result.stderr
+    quiet = cli("scratch", "train", "--model", "cnn", "--optimizer", "adam", "--lr", "0.001", "--steps", "1",
+                "--out", str(tmp_path / "q"))  # fmt: skip
+    assert quiet.returncode == 0 and "warning" not in quiet.stderr  # negative control
+
+
 def test_train_without_out_writes_the_default_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert cli("scratch", "train", "--steps", "5").returncode == 0
