@@ -162,10 +162,12 @@ def run_report(
     loop: bool = True,
     progress: bool = True,
     peak_seconds: float | None = None,
+    one_thread: bool = True,
 ) -> dict:
     """The sweep and everything measured beside it; writes results.json, report.md and the plots.
 
-    ``peak_seconds``: how long each peak product is timed (default: ``seconds``, at least 0.3 and at most 1).
+    ``peak_seconds``: how long each peak product is timed (default: ``seconds``, at least 0.3 and at most 1);
+    ``one_thread=False`` leaves out the per-core figure (a second process).
     """
     started = time.perf_counter()
     out = check_out_dir(out, run_folder=False)
@@ -178,7 +180,9 @@ def run_report(
     devices = sorted({c.device for c in case_list} | {"cpu"})
     peak_seconds = min(max(seconds, 0.3), 1.0) if peak_seconds is None else peak_seconds
     tensorflow = workloads.tensorflow_available()
-    start_peaks = measure_peaks(devices, seconds=peak_seconds, tensorflow=tensorflow, when="start")
+    start_peaks = measure_peaks(
+        devices, seconds=peak_seconds, tensorflow=tensorflow, when="start", one_thread=one_thread
+    )
     measurements = _sweep(case_list, data, seconds=seconds, warmup=warmup, min_rounds=min_rounds, progress=progress)
     extras = _extras(
         data,

@@ -53,7 +53,17 @@ from .machine import cpu_clock, describe_machine
 from .timing import time_rounds
 from .workloads import MODELS, flops
 
-__all__ = ["GEMM_SHAPES", "ceiling", "gemm_rates", "measure_peaks", "physical_peak", "roofline_seconds", "step_bytes"]
+__all__ = [
+    "GEMM_SHAPES",
+    "ceiling",
+    "gemm_rates",
+    "measure_peaks",
+    "one_thread_peak",
+    "one_thread_rates",
+    "physical_peak",
+    "roofline_seconds",
+    "step_bytes",
+]
 
 FLOAT32 = 4
 COPY_SIZES_MIB = (0.25, 2, 16, 64)
@@ -138,7 +148,7 @@ def one_thread_rates(seconds: float, tensorflow: bool) -> dict[str, float]:
     return out
 
 
-def _one_thread_gemm(seconds: float, tensorflow: bool) -> dict | None:
+def one_thread_peak(seconds: float, tensorflow: bool) -> dict | None:
     """:func:`one_thread_rates` in a process of its own; None if that process fails (the other figures remain)."""
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -248,7 +258,7 @@ def measure_peaks(
             found["tensorflow"] = _tensorflow_peaks(device, seconds)
         entry = {"when": when, "measured": found}
         if device == "cpu" and one_thread:
-            one = _one_thread_gemm(seconds, tensorflow)
+            one = one_thread_peak(seconds, tensorflow)
             cores = describe_machine()["usable_cores"]
             entry["per_core_x_cores"] = (
                 None if one is None else {"one_thread": one, "cores": cores, "gemm_flops": max(one.values()) * cores}

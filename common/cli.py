@@ -40,6 +40,22 @@ def description(doc: str) -> str:
     return doc.strip().split("\n")[0].replace("``", "")
 
 
+def config_warnings(config) -> list[str]:
+    """Settings that run but will not learn, each with what to use instead."""
+    out = []
+    if config.model == "mlp" and config.init == "zeros":
+        out.append(
+            "--init zeros with an MLP: every hidden unit starts identical and receives the same gradient, so "
+            "they never differ and the network learns little (about 11%); use --init normal"
+        )
+    if config.model == "cnn" and config.optimizer == "sgd" and config.learning_rate >= 0.1:
+        out.append(
+            f"the cnn with SGD at rate {config.learning_rate:g} does not learn (about 10%); its 99% recipe is "
+            "--optimizer adam --lr 0.001 --batch-size 64 --epochs 3 --dropout 0.25"
+        )
+    return out
+
+
 def train_command(
     implementation: str, train_fn: Callable, args: argparse.Namespace, *, sharpness: Callable | None = None
 ) -> int:
@@ -52,18 +68,8 @@ def train_command(
     config = config_from_args(args)
     out = check_out_dir(default_out_dir(implementation, config))
     ensure_mnist(config.data_dir)  # the data are found (or fetched) before the framework is even imported
-    if config.model == "mlp" and config.init == "zeros":
-        print(
-            "warning: --init zeros with an MLP: every hidden unit starts identical and receives the same "
-            "gradient, so they never differ and the network learns little (about 11%); use --init normal",
-            file=sys.stderr,
-        )
-    if config.model == "cnn" and config.optimizer == "sgd" and config.learning_rate >= 0.1:
-        print(
-            f"warning: the cnn with SGD at rate {config.learning_rate:g} does not learn (about 10%); its 99% recipe is "
-            "--optimizer adam --lr 0.001 --batch-size 64 --epochs 3 --dropout 0.25",
-            file=sys.stderr,
-        )
+    for warning in config_warnings(config):
+        print(f"warning: {warning}", file=sys.stderr)
     try:
         result = train_fn(config)  # the twin's train: the loop is there
     except TrainingDiverged as exc:

@@ -1,7 +1,7 @@
 r"""``python -m compare seeds``: each tutorial recipe over several seeds in both twins, and McNemar's test.
 
 One accuracy from one seed cannot say whether 98.21% against 98.17% is a difference. This command trains
-each recipe of :data:`RECIPES` with seeds 0, 1, ... in both twins (float32, the CPU) and reports:
+each recipe of :data:`compare.seeds.RECIPES` with seeds 0, 1, ... in both twins (float32, the CPU) and reports:
 
 * each recipe's test accuracy per twin as mean ± standard deviation (the sample's, ``ddof=1``), with
   the min and max, beside the tutorial's single figure;
@@ -58,6 +58,7 @@ class Recipe:
     tutorial_images: int | None = None  # the tutorial scored the first N test images only (None: all 10,000)
 
 
+#: The tutorials' recipes, by name: each trained with every seed in both twins.
 RECIPES = {
     "linear": Recipe(
         "softmax regression, zeros, SGD 0.5, 1000 steps",

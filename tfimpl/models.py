@@ -48,7 +48,7 @@ def init_params(model="linear", *, hidden=None, init="zeros", std=None, seed=0, 
 
 
 def _is_cnn(params):
-    return params["W1"].shape.rank == 4
+    return len(params["W1"].shape) == 4  # a tf.Variable or a NumPy array (a TrainResult's)
 
 
 def _check_inputs(params, x):
