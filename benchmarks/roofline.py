@@ -135,26 +135,28 @@ def _numpy_peaks(seconds: float) -> dict:
 ONE_THREAD_SHAPES = [(1024, 1024, 1024), (2048, 2048, 2048), (10000, 784, 1024)]
 
 
-def one_thread_rates(seconds: float, tensorflow: bool) -> dict[str, float]:
-    """Best FLOP/s of :data:`ONE_THREAD_SHAPES` on one thread, per library. Call it in a fresh process whose
-    environment sets ``OPENBLAS_NUM_THREADS=1``: BLAS and TensorFlow fix their thread pools when they load."""
-    out = {"numpy": max(gemm_rates(seconds, ONE_THREAD_SHAPES).values())}
+def one_thread_rates(seconds: float, tensorflow: bool, shapes=None) -> dict[str, float]:
+    """Best FLOP/s of ``shapes`` (default :data:`ONE_THREAD_SHAPES`) on one thread, per library. Call it in a
+    fresh process whose environment sets ``OPENBLAS_NUM_THREADS=1``: BLAS and TensorFlow fix their thread
+    pools when they load."""
+    shapes = shapes or ONE_THREAD_SHAPES
+    out = {"numpy": max(gemm_rates(seconds, shapes).values())}
     if tensorflow:
         import tensorflow as tf
 
         tf.config.threading.set_intra_op_parallelism_threads(1)
         tf.config.threading.set_inter_op_parallelism_threads(1)
-        out["tensorflow"] = max(_tensorflow_gemm_rates("cpu", seconds, ONE_THREAD_SHAPES).values())
+        out["tensorflow"] = max(_tensorflow_gemm_rates("cpu", seconds, shapes).values())
     return out
 
 
-def one_thread_peak(seconds: float, tensorflow: bool) -> dict | None:
+def one_thread_peak(seconds: float, tensorflow: bool, shapes=None) -> dict | None:
     """:func:`one_thread_rates` in a process of its own; None if that process fails (the other figures remain)."""
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     code = (
         "import json; from benchmarks.roofline import one_thread_rates; "
-        f"print(json.dumps(one_thread_rates({seconds!r}, {tensorflow!r})))"
+        f"print(json.dumps(one_thread_rates({seconds!r}, {tensorflow!r}, {shapes!r})))"
     )
     try:
         done = subprocess.run(
