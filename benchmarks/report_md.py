@@ -16,8 +16,9 @@ def _rate(v: float) -> str:
 def _header(report: dict) -> list[str]:
     precision = report.get("precision", {})
     text = ", ".join(f"{d}: {p}" for d, p in precision.items()) or "float32"
+    models = [m for m in workloads.MODELS if any(r["model"] == m for r in report["measurements"])]
     return [
-        "# Benchmark report",
+        f"# Benchmark report: {', '.join(models)}",
         "",
         f"Measured {report['date']} at commit `{report.get('commit', 'unknown')}` with `{report['command']}` "
         f"({report['wall_seconds'] / 60:.1f} min).",

@@ -30,7 +30,15 @@ copyright = "2026, the mnist-by-hand authors"
 root_doc = "index"
 
 extensions = ["myst_nb", "numpydoc", "sphinx.ext.autodoc", "sphinx.ext.mathjax", "sphinx_design"]
-include_patterns = ["index.md", "math.md", "seeds.md", "api/*.md", "benchmarks/*.md", "notebooks/[0-9][0-9]_*.py"]
+include_patterns = [
+    "index.md",
+    "math.md",
+    "seeds.md",
+    "api/*.md",
+    "benchmarks/*.md",
+    "benchmarks/cnn/*.md",
+    "notebooks/[0-9][0-9]_*.py",
+]
 exclude_patterns = ["_build", "**/.ipynb_checkpoints"]
 nitpicky = True  # a reference to something that does not exist is a warning, and -W makes it an error
 nitpick_ignore_regex = [
