@@ -374,11 +374,13 @@ def build_scratch(ctx: Context) -> Workload:
     return _scratch_evaluate(ctx) if op == "evaluate" else _scratch_train(ctx)
 
 
-def release() -> None:
+def release(*, full: bool = True) -> None:
     """Free what the last workload left behind: Keras' global state and TensorFlow's traced functions.
 
     Each TensorFlow workload builds its own ``tf.function`` (and XLA program); without this, a sweep of
-    hundreds of cases holds every one of them and its memory grows case by case.
+    hundreds of cases holds every one of them and its memory grows case by case. ``full=False`` collects
+    the young generations only: in a process holding a large heap (the test suite's) a full collection
+    costs about half a second, and a two-step smoke case leaves little behind.
     """
     import gc
 
@@ -386,4 +388,4 @@ def release() -> None:
         import keras
 
         keras.backend.clear_session()
-    gc.collect()
+    gc.collect(2 if full else 1)

@@ -17,7 +17,6 @@ import importlib.util
 import re
 import runpy
 import shlex
-import subprocess
 import sys
 from pathlib import Path
 
@@ -86,12 +85,14 @@ def run_parse_only(argv: list[str], monkeypatch) -> None:
         run()
 
 
-@functools.cache
-def pytest_options() -> str:
-    return subprocess.run([sys.executable, "-m", "pytest", "--help"], cwd=ROOT, capture_output=True, text=True).stdout
+def pytest_options(config) -> set[str]:
+    """Every option the running pytest knows, its plugins' included: the same pytest, from the same
+    environment, that the README's commands start (read from its parser instead of a second process)."""
+    parser = config._parser
+    return {name for group in [parser._anonymous, *parser._groups] for opt in group.options for name in opt.names()}
 
 
-def check_pytest(args: list[str]) -> None:
+def check_pytest(args: list[str], config) -> None:
     skip_value = False
     for arg in args:
         if skip_value:  # the expression of -k or -m
@@ -99,7 +100,7 @@ def check_pytest(args: list[str]) -> None:
         elif arg in ("-k", "-m"):
             skip_value = True
         elif arg.startswith("-"):
-            assert arg.split("=")[0] in pytest_options(), f"pytest does not know {arg}"
+            assert arg.split("=")[0] in pytest_options(config), f"pytest does not know {arg}"
         else:
             assert (ROOT / arg.split("::")[0]).exists(), f"{arg}: no such path"
 
@@ -126,7 +127,7 @@ def test_one_form_throughout():
 
 
 @pytest.mark.parametrize("command", COMMANDS)
-def test_command_runs_as_written(command, parse_only, monkeypatch):
+def test_command_runs_as_written(command, parse_only, monkeypatch, request):
     words = shlex.split(command)
     program, args = words[0], words[1:]
     if program == "python3" and args[:2] == ["-m", "venv"]:
@@ -139,14 +140,14 @@ def test_command_runs_as_written(command, parse_only, monkeypatch):
         extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
         assert any(d.startswith("jupyterlab") for d in extras["notebooks"])
     elif program == VENV_PYTHON and args[:2] == ["-m", "pytest"]:
-        check_pytest(args[2:])
+        check_pytest(args[2:], request.config)
     elif program == VENV_PYTHON:
         run_parse_only(args, monkeypatch)
     else:
         pytest.fail(f"a command this test does not know how to check: {command}")
 
 
-def test_the_check_can_fail(parse_only, monkeypatch):
+def test_the_check_can_fail(parse_only, monkeypatch, request):
     """Negative controls: a flag that does not exist, a module that does not exist, an extra that does not."""
     with pytest.raises(SystemExit):
         run_parse_only(["-m", "scratch", "train", "--learnin-rate", "0.1"], monkeypatch)
@@ -154,4 +155,7 @@ def test_the_check_can_fail(parse_only, monkeypatch):
         run_parse_only(["-m", "scratch_by_hand", "train"], monkeypatch)
     with pytest.raises(AssertionError, match="no extra"):
         check_pip([".[dev,book]"])
+    with pytest.raises(AssertionError, match="pytest does not know --benchmark-enabled"):
+        check_pytest(["--benchmark-enabled"], request.config)
+    assert "--benchmark-enable" in pytest_options(request.config)  # a plugin's option is found
     assert readme_commands("```bash\n.venv/bin/python -m compare  # the main job\n```") == [f"{VENV_PYTHON} -m compare"]
