@@ -380,3 +380,8 @@ def test_cli_refuses_nonsense(argv, message, capsys):
 def test_cli_refuses_nonpositive_seconds():
     with pytest.raises(SystemExit, match="--seconds must be positive"):
         bench_cli.main(["report", "--seconds", "0"])
+
+
+def test_the_loop_command_refuses_nonsense():
+    with pytest.raises(SystemExit, match="--pairs must be at least 1"):
+        bench_cli.main(["loop", "--pairs", "0"])
