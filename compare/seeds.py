@@ -62,13 +62,19 @@ class Recipe:
 RECIPES = {
     "linear": Recipe(
         "softmax regression, zeros, SGD 0.5, 1000 steps",
-        RunConfig(model="linear", init="zeros", learning_rate=0.5, steps=1000),
+        RunConfig(model="linear", init="zeros", learning_rate=0.5, steps=1000, device="cpu"),
         "91.8% (Hvass 01, test set)",
     ),
     "adam": Recipe(
         "logistic regression, truncated normal, Adam 0.001, 10 epochs",
         RunConfig(
-            model="linear", init="truncated_normal", optimizer="adam", learning_rate=0.001, steps=None, epochs=10
+            model="linear",
+            init="truncated_normal",
+            optimizer="adam",
+            learning_rate=0.001,
+            steps=None,
+            epochs=10,
+            device="cpu",
         ),
         "91.7% (easy-tensorflow, its first 1,000 test images)",
         tutorial_images=1000,
@@ -82,6 +88,7 @@ RECIPES = {
             loss="clipped_binary_cross_entropy",
             steps=None,
             epochs=10,
+            device="cpu",  # the table says float32 on the CPU: no GPU's TF32 even where one is visible
         ),
         "98% (Understanding TensorFlow with MNIST)",
     ),
