@@ -38,6 +38,7 @@ from common.labels import one_hot
 from common.rows import Row
 from common.spec import CNN
 from scratch.gradcheck import differences, model_kinks
+from tfimpl.backend import tf
 from tfimpl.bridge import to_numpy, to_variables
 
 from .checks import DTYPES, TOLERANCES, concat, count_row, row
@@ -247,11 +248,17 @@ def cnn_lockstep(data: Datasets, dtype: str, *, seed: int = 0) -> tuple[np.ndarr
     opt_tf.build(list(variables.values()))
     X, Y = data.train.images.astype(dtype, copy=False), one_hot(data.train.labels, dtype=dtype)
     drops = np.random.default_rng([seed, 1])
+    spec = [tf.TensorSpec([batch_size, n], dtype) for n in (784, 10, CNN["dense"])]
+
+    @tf.function(input_signature=spec)  # traced once, as in the MLP's lockstep (compare.lockstep)
+    def tf_step(x, y, mask):
+        return tf_train.train_step(variables, opt_tf, x, y, mask=mask)
+
     losses_np, losses_tf = [], []
     for idx in batch_indices(len(X), batch_size, seed, 0)[:steps]:
         mask = np_conv.dropout_mask(drops, (batch_size, CNN["dense"]), rate, dtype)  # drawn once, fed to both
         losses_np.append(np_train.train_step(mine, opt_np, X[idx], Y[idx], mask=mask))
-        losses_tf.append(float(tf_train.train_step(variables, opt_tf, X[idx], Y[idx], mask=mask)))
+        losses_tf.append(float(tf_step(X[idx], Y[idx], mask)))
     return np.array(losses_np), np.array(losses_tf), mine, to_numpy(variables)
 
 
