@@ -262,16 +262,11 @@ def optimizer_row(name: str, dtype: str, *, scratch_optimizer=None, steps: int =
     variables = to_variables(params)
     mine = {k: v.copy() for k, v in params.items()}
     keys = list(params)
-
-    @tf.function  # Keras' own update, traced once: the same ops as eager, without Python's per-op overhead
-    def tf_apply(grads):
-        theirs.apply(grads, [variables[k] for k in keys])
-
     for _ in range(steps):
         # gradients of mixed sizes, some tiny (where Adam's epsilon matters), some large
         grads = {k: (rng.normal(0, 1, v.shape) * 10.0 ** rng.integers(-6, 1)).astype(dtype) for k, v in params.items()}
         ours.apply(grads, mine)
-        tf_apply([tf.constant(grads[k]) for k in keys])
+        theirs.apply([tf.constant(grads[k]) for k in keys], [variables[k] for k in keys])
     tol = TOLERANCES[("optimizer", dtype)]
     return row(f"{name}, {steps} steps", dtype, concat(mine), concat(to_numpy(variables)), tol, family="optimizers")
 
