@@ -1,6 +1,5 @@
-"""Benchmarks: NumPy by hand against TensorFlow and Keras, timed side by side (``python -m benchmarks report``)."""
+"""Benchmarks: NumPy by hand against TensorFlow and Keras, timed side by side (``python -m benchmarks report``).
 
-try:  # TensorFlow without its start-up lines, when it is installed
-    from tfimpl import backend  # noqa: F401
-except ImportError:  # the NumPy half still benchmarks
-    pass
+Importing the package does not import TensorFlow: its modules take it from :mod:`tfimpl.backend` where
+they need it (without its start-up lines), so the NumPy half and the one-thread process start at once.
+"""

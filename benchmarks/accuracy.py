@@ -88,9 +88,8 @@ def _scratch(recipe: Recipe, data: Datasets) -> dict:
 
 
 def _tfimpl(recipe: Recipe, data: Datasets, device: str) -> dict:
-    import tensorflow as tf
-
     import tfimpl.models as tf_models
+    from tfimpl.backend import tf
     from tfimpl.bridge import to_variables
     from tfimpl.compiled import make_train_function, warm_up
     from tfimpl.optimizers import make_optimizer
@@ -116,15 +115,14 @@ def _tfimpl(recipe: Recipe, data: Datasets, device: str) -> dict:
 
 def _clipped_per_example(y, logits):
     """The MLP tutorial's loss per example, for Keras (which takes the mean over the batch itself)."""
-    import tensorflow as tf
+    from tfimpl.backend import tf
 
     p = tf.clip_by_value(tf.nn.softmax(logits), CLIP_MIN, CLIP_MAX)
     return -tf.reduce_sum(y * tf.math.log(p) + (1 - y) * tf.math.log(1 - p), axis=1)
 
 
 def _keras(recipe: Recipe, data: Datasets, device: str) -> dict:
-    import keras
-    import tensorflow as tf
+    from tfimpl.backend import keras, tf
 
     from .tf_workloads import keras_model
 

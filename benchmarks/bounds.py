@@ -63,7 +63,7 @@ def tensorflow_products(
     feeds a scalar from the previous one into its inputs, so no optimiser can hoist the products out of
     the loop as invariants; that extra add is one pass over the smaller operand, small next to the products.
     """
-    import tensorflow as tf
+    from tfimpl.backend import tf
 
     dev = "/GPU:0" if device == "gpu" else "/CPU:0"
     ops = _operands(model, batch_size, kind, np.random.default_rng(seed))

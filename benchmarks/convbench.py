@@ -51,7 +51,7 @@ def conv_step_numpy(params, x):
 
 
 def _conv_step_tf(params, x):
-    import tensorflow as tf
+    from tfimpl.backend import tf
 
     W1, b1, W2, b2 = (tf.constant(params[k]) for k in ("W1", "b1", "W2", "b2"))
 
@@ -71,9 +71,8 @@ def _conv_step_tf(params, x):
 
 def conv_times(batch: int = 64, repeat: int = 20) -> dict[str, float]:
     """Median milliseconds of each measurement at ``batch``, NumPy and TensorFlow alternating, in one run."""
-    import tensorflow as tf
-
     from tfimpl import models as tf_models
+    from tfimpl.backend import tf
     from tfimpl.bridge import to_variables
 
     data = load_mnist()

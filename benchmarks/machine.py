@@ -118,10 +118,9 @@ def _numpy_blas() -> dict:
 
 def _tensorflow() -> dict:
     try:
-        import tensorflow as tf
+        from tfimpl.backend import keras, tf
     except ImportError:
         return {"tensorflow": None, "gpus": []}
-    import keras
 
     gpus = []
     for gpu in tf.config.list_physical_devices("GPU"):

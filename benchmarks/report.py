@@ -102,7 +102,7 @@ def _sweep(case_list, data, *, seconds, warmup, min_rounds, progress) -> list[di
     from tqdm import tqdm
 
     if workloads.tensorflow_available():
-        import tensorflow as tf
+        from tfimpl.backend import tf
 
         # Every workload builds its own tf.function on purpose; TF's "retracing" warning counts those.
         tf.get_logger().setLevel("ERROR")
@@ -289,7 +289,7 @@ def main(args: argparse.Namespace, argv: list[str]) -> int:
     if not seconds > 0:
         raise SystemExit("--seconds must be positive")
     if args.tf32 is not None and workloads.tensorflow_available():
-        import tensorflow as tf
+        from tfimpl.backend import tf
 
         tf.config.experimental.enable_tensor_float_32_execution(args.tf32 == "on")
     report = run_report(

@@ -142,7 +142,7 @@ def one_thread_rates(seconds: float, tensorflow: bool, shapes=None) -> dict[str,
     shapes = shapes or ONE_THREAD_SHAPES
     out = {"numpy": max(gemm_rates(seconds, shapes).values())}
     if tensorflow:
-        import tensorflow as tf
+        from tfimpl.backend import tf
 
         tf.config.threading.set_intra_op_parallelism_threads(1)
         tf.config.threading.set_inter_op_parallelism_threads(1)
@@ -193,7 +193,7 @@ def physical_peak(machine: dict | None = None) -> dict | None:
 
 def _tensorflow_gemm_rates(device: str, seconds: float, shapes) -> dict[str, float]:
     """TensorFlow's float32 FLOP/s per product shape, ``repeats`` products inside one compiled loop."""
-    import tensorflow as tf
+    from tfimpl.backend import tf
 
     gpu = device == "gpu"
     repeats = 20 if gpu else 2
@@ -218,7 +218,7 @@ def _tensorflow_gemm_rates(device: str, seconds: float, shapes) -> dict[str, flo
 
 def _tensorflow_peaks(device: str, seconds: float) -> dict:
     """GEMM and copy rates with TensorFlow, ``repeats`` iterations inside one compiled loop."""
-    import tensorflow as tf
+    from tfimpl.backend import tf
 
     gpu = device == "gpu"
     repeats = 20 if gpu else 2

@@ -156,7 +156,7 @@ def build_tfimpl(ctx: Context) -> Workload:
 
 def keras_model(params: dict[str, np.ndarray]):
     """``keras.Sequential`` of Dense layers with ``params`` as its weights, compiled with SGD and CE."""
-    import keras
+    from tfimpl.backend import keras
 
     n_layers = len(params) // 2
     if params["W1"].ndim == 4:

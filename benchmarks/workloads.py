@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -130,7 +131,7 @@ class Workload:
 def devices() -> list[str]:
     """``["cpu"]``, plus ``"gpu"`` when TensorFlow is installed and sees one."""
     try:
-        import tensorflow as tf
+        from tfimpl.backend import tf
     except ImportError:
         return ["cpu"]
     return ["cpu", "gpu"] if tf.config.list_physical_devices("GPU") else ["cpu"]
@@ -138,7 +139,7 @@ def devices() -> list[str]:
 
 def tensorflow_available() -> bool:
     try:
-        import tensorflow  # noqa: F401
+        from tfimpl import backend  # noqa: F401  (TensorFlow, without its start-up lines)
     except ImportError:
         return False
     return True
@@ -384,8 +385,8 @@ def release(*, full: bool = True) -> None:
     """
     import gc
 
-    if tensorflow_available():
-        import keras
+    if "keras" in sys.modules:  # Keras' session holds graphs and layer names; nothing to clear if never loaded
+        from tfimpl.backend import keras
 
         keras.backend.clear_session()
     gc.collect(2 if full else 1)
