@@ -154,9 +154,15 @@ def top_eigenvalue(params, x, y, *, loss="softmax_cross_entropy", l2=0.0, activa
     rules.check_positive_int("iterations", iterations)
     rng = tf.random.Generator.from_seed(seed)
     v = _normalized({k: rng.normal(p.shape, dtype=p.dtype) for k, p in params.items()})
+    x, y = tf.constant(x), tf.constant(y)
+
+    @tf.function  # traced once, then each iteration runs as one graph (eager forward-over-backward is slow)
+    def h_times(v):
+        return hvp(params, x, y, v, loss=loss, l2=l2, activation=activation)
+
     value = 0.0
     for step in range(iterations):  # v <- H v / |H v|, and the Rayleigh quotient v.Hv
-        hv = hvp(params, x, y, v, loss=loss, l2=l2, activation=activation)
+        hv = h_times(v)
         value = float(tf.add_n([tf.reduce_sum(tf.cast(v[k] * hv[k], tf.float64)) for k in params]))
         if step < iterations - 1:
             v = _normalized(hv)
