@@ -36,12 +36,13 @@ from .report_md import loop_table
 from .timing import time_rounds
 from .workloads import INIT_STD, LEARNING_RATE, Case
 
-__all__ = ["LOOP_STEPS", "PAIRS", "STEP_SECONDS", "TARGET", "loop_rows", "main"]
+__all__ = ["LOOP_STEPS", "MODELS", "PAIRS", "STEP_SECONDS", "TARGET", "loop_rows", "main"]
 
 LOOP_STEPS = 1100  # two epochs at batch 100: the loop's validation and logging are in the figure
 TARGET = 0.9
 PAIRS = 5
 STEP_SECONDS = 0.5  # about as long as one loop run of the linear model, so both see the same weather
+MODELS = ("linear", "mlp")
 
 
 def _train_rate(impl: str, model: str, data: Datasets) -> float:
@@ -68,10 +69,11 @@ def _step_rate(w: workloads.Workload) -> float:
 
 
 def loop_rows(
-    data: Datasets, *, implementations=("scratch", "tfimpl-xla"), models=("linear", "mlp"), pairs: int | None = None
+    data: Datasets, *, implementations=("scratch", "tfimpl-xla"), models=None, pairs: int | None = None
 ) -> list[dict]:
     """``train`` steps/s against ``train_step`` steps/s, in centred pairs; the median ratio and its spread."""
     pairs = PAIRS if pairs is None else pairs
+    models = MODELS if models is None else models
     with blas_threads(1) as threads:
         return [
             {**row, "numpy_blas_threads": threads}

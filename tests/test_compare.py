@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,14 +18,15 @@ from compare.cli import FAMILIES, HEADERS, main
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
-    """``python -m compare --json`` once, the main job as a user runs it: (exit code, rows, settings)."""
+    """``python -m compare --json`` once, the main job as a user runs it, through its ``main`` in this process
+    (a shell adds only the interpreter's start-up, which tests/test_cli_errors.py checks in a real process):
+    (exit code, rows, settings, what it printed)."""
     path = tmp_path_factory.mktemp("compare") / "rows.json"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    result = subprocess.run(
-        [sys.executable, "-m", "compare", "--json", str(path)], env=env, capture_output=True, text=True, timeout=600
-    )
-    out = json.loads(path.read_text())
-    return result.returncode, out["rows"], out["settings"], result.stdout
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        code = main(["--json", str(path)])
+    written = json.loads(path.read_text())
+    return code, written["rows"], written["settings"], out.getvalue()
 
 
 def _rows(report, family, *, controls=False):
