@@ -147,6 +147,40 @@ def test_tfimpl_with_steps_not_a_multiple_of_the_call_trains_every_step_once(mni
     assert one.history == chunked.history  # and the same rows: the calls are cut where rows fall
 
 
+def test_the_unrolled_loop_trains_the_same_bits_as_the_plain_one(mnist):
+    """tfimpl.compiled: 1, 2 or 8 steps written out per loop iteration, the same steps in the same order.
+    19 steps: two blocks of 8 and a remainder of 3, so both of the graph's loops run."""
+    pytest.importorskip("tensorflow")
+    from common.labels import one_hot
+    from tfimpl import compiled, models, optimizers
+    from tfimpl.backend import tf
+    from tfimpl.device import exact_float32
+    from tfimpl.train import train_step
+
+    X, T = tf.constant(mnist.train.images[:1900]), tf.constant(one_hot(mnist.train.labels[:1900]))
+    order = np.arange(1900).reshape(19, 100)
+
+    def run(unroll, idx):
+        params = models.init_params("linear", init="normal", seed=0)
+        opt = optimizers.make_optimizer("sgd", 0.5)
+        opt.build(list(params.values()))
+        run_steps = compiled.make_train_function(lambda x, y: train_step(params, opt, x, y), X, T, 100, unroll=unroll)
+        losses = run_steps(tf.constant(idx)).numpy()
+        return run_steps.unroll, losses, params["W1"].numpy()
+
+    with exact_float32():
+        plain = run(1, order)
+        for unroll in (2, 8):
+            got = run(unroll, order)
+            assert got[0] == unroll
+            np.testing.assert_array_equal(got[1], plain[1])
+            np.testing.assert_array_equal(got[2], plain[2])
+        swapped = run(8, order[[1, 0, *range(2, 19)]])  # negative control: two batches swapped
+    assert not np.array_equal(swapped[2], plain[2])
+    default = compiled.make_train_function(lambda x, y: tf.reduce_sum(x), X, T, 100)
+    assert default.unroll == compiled.UNROLL_CPU  # X lives on the CPU here
+
+
 def test_the_default_output_folder():
     assert default_out_dir("scratch", RunConfig(model="mlp", optimizer="adam", seed=3)) == Path(
         "runs/scratch-mlp-adam-seed3"
