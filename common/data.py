@@ -7,6 +7,7 @@ shuffled batches both twins train on (:func:`batch_indices`).
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,9 +64,23 @@ def batch_indices(n: int, batch_size: int, seed: int, epoch: int) -> np.ndarray:
 
 
 def _load_file(folder: Path, name: str, verify: bool) -> np.ndarray:
+    """One file's array, read-only: decompressed, parsed and checked once per process while the file is unchanged.
+
+    A process that loads MNIST again (``compare plots`` draws each twin's figures, a test session runs many
+    commands) gets the same array back without the half second of gunzip and sha256; the key is the file's
+    identity and its stamp (inode, size, modification time in nanoseconds), so a file replaced or
+    rewritten is read anew. :func:`_load_split` copies it into the pixels it returns.
+    """
     path = find_file(folder, name)
     if path is None:
         raise MNISTError(f"{folder / name}: missing (neither {name} nor {name}.gz is there).")
+    st = path.stat()
+    return _read_checked(str(path.resolve()), st.st_ino, st.st_size, st.st_mtime_ns, name, verify)
+
+
+@functools.lru_cache(maxsize=8)  # the four files; an exception (a bad file) is never cached
+def _read_checked(path: str, ino: int, size: int, mtime_ns: int, name: str, verify: bool) -> np.ndarray:
+    path = Path(path)
     content = read_bytes(path)
     array = parse_idx(content, path)
     if verify and sha256(content) != SHA256[name]:
@@ -73,6 +88,7 @@ def _load_file(folder: Path, name: str, verify: bool) -> np.ndarray:
             f"{path}: the content's sha256 is not MNIST's ({SHA256[name][:16]}...). The file is damaged or "
             "is another data set; delete it to re-download, or pass verify=False for IDX data of your own."
         )
+    array.flags.writeable = False  # shared by every later load of this file
     return array
 
 

@@ -134,6 +134,28 @@ def test_own_idx_data_loads_without_verification(tmp_path):
     np.testing.assert_array_equal(ds.validation.labels, arrays[FILES["train_labels"]][:5])
 
 
+def test_a_file_is_read_once_until_it_changes(tmp_path, monkeypatch):
+    """common.data keeps each parsed file while it is unchanged; a rewritten file is read anew, and the
+    arrays handed out are the caller's own (writing into one changes no later load)."""
+    from common import data
+
+    arrays = _write_set(tmp_path)
+    reads = []
+    original = data.read_bytes
+    monkeypatch.setattr(data, "read_bytes", lambda path: reads.append(path.name) or original(path))
+    first = load_mnist(tmp_path, download=False, verify=False, validation_size=5)
+    first.train.images[:] = -1.0
+    again = load_mnist(tmp_path, download=False, verify=False, validation_size=5)
+    assert len(reads) == 4  # the second load read nothing
+    np.testing.assert_array_equal(np.rint(again.train.images * 255), arrays[FILES["train_images"]][5:].reshape(15, -1))
+    # negative control: the same file rewritten with other labels (same size) is read again, and seen
+    other = (arrays[FILES["train_labels"]] + 1) % 10
+    _write_set(tmp_path, labels_train=other)
+    changed = load_mnist(tmp_path, download=False, verify=False, validation_size=5)
+    assert len(reads) == 8
+    np.testing.assert_array_equal(changed.validation.labels, other[:5])
+
+
 def test_checksum_mismatch_is_named(tmp_path):
     _write_set(tmp_path)
     with pytest.raises(MNISTError, match=r"train-images-idx3-ubyte.*sha256 is not MNIST"):
