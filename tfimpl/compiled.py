@@ -78,9 +78,9 @@ def make_train_function(step, X, T, batch_size, *, xla=False, unroll=None):
     ``step(x, y) -> loss`` is one train step on a batch (:func:`tfimpl.train.train_step` with its
     parameters, optimizer and loss bound; build the optimizer first). ``unroll`` steps are written out per
     loop iteration (default without XLA: :data:`UNROLL` where ``X`` lives on a GPU, :data:`UNROLL_CPU` on
-    a CPU; 1 with XLA); the parameters end bitwise the same whatever ``unroll`` is. The data are passed to the graph as arguments, not captured by it, so they
-    are freed with the run (``run_steps.graph`` is the ``tf.function``, traced once; ``run_steps.unroll``
-    the steps written out per iteration).
+    a CPU; 1 with XLA); the parameters end bitwise the same whatever ``unroll`` is. The data are passed to
+    the graph as arguments, not captured by it, so they are freed with the run (``run_steps.graph`` is the
+    ``tf.function``, traced once; ``run_steps.unroll`` the steps written out per iteration).
     """
     if unroll is None:
         unroll = 1 if xla else (UNROLL if "GPU" in X.device.upper() else UNROLL_CPU)
