@@ -206,8 +206,8 @@ class RunLog:
     def record(self, loss: float) -> bool:
         """Count one step and its loss (checked for divergence); True when a history row is due after it."""
         self.step += 1
-        self.watch.check(self.step, loss)
-        self._recent.append(loss)
+        self.watch.check(self.step, float(loss))  # a Python float: the watch's arithmetic at Python's speed
+        self._recent.append(loss)  # as given: the history row's mean is taken in the loss's own dtype
         self._bar.update(1)
         return self.step % self.config.log_every == 0 or self.step == self.steps
 
