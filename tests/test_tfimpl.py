@@ -54,11 +54,12 @@ def test_steps_per_call_and_xla_give_the_same_result(mnist):
             np.testing.assert_allclose(one.params[k], xla.params[k], rtol=1e-4, atol=1e-6)
 
 
-def test_float64_runs(mnist64):
+def test_float64_runs(mnist):
     from common.data import DataSet, Datasets
 
-    cut = lambda s, n: DataSet(s.images[:n], s.labels[:n])  # noqa: E731  (a small float64 set keeps memory low)
-    small = Datasets(cut(mnist64.train, 11000), cut(mnist64.validation, 1000), cut(mnist64.test, 2000))
+    # a small float64 set, cast from the session's float32 one: this module's peak memory stays low
+    cut = lambda s, n: DataSet(s.images[:n].astype(np.float64), s.labels[:n])  # noqa: E731
+    small = Datasets(cut(mnist.train, 11000), cut(mnist.validation, 1000), cut(mnist.test, 2000))
     r = tf_train(RunConfig(steps=20, dtype="float64"), small, progress=False)
     assert r.params["W1"].dtype == np.float64 and r.summary["steps"] == 20
 
@@ -158,7 +159,7 @@ def test_graph_groups_like_the_tutorial():
         assert op in line
 
 
-def test_both_twins_train_on_the_same_batches_through_their_loops(mnist64):
+def test_both_twins_train_on_the_same_batches_through_their_loops(mnist):
     """The same config and start through each twin's own ``train`` loop: the same batches in the same order.
 
     float64, 15 steps over the end of an epoch (11,000 images at batch 1000: 11 steps an epoch): identical
@@ -168,8 +169,8 @@ def test_both_twins_train_on_the_same_batches_through_their_loops(mnist64):
     from common.data import DataSet, Datasets
     from scratch.train import train as np_train
 
-    cut = lambda s, n: DataSet(s.images[:n], s.labels[:n])  # noqa: E731
-    data = Datasets(cut(mnist64.train, 11000), cut(mnist64.validation, 500), cut(mnist64.test, 500))
+    cut = lambda s, n: DataSet(s.images[:n].astype(np.float64), s.labels[:n])  # noqa: E731  (float64 arithmetic)
+    data = Datasets(cut(mnist.train, 11000), cut(mnist.validation, 500), cut(mnist.test, 500))
     config = RunConfig(steps=15, batch_size=1000, dtype="float64", learning_rate=0.5, log_every=5)
     start = np_models.init_params("linear", init="normal", std=0.01, seed=3, dtype="float64")
     ours = np_train(config, data, progress=False, initial_params=start)
