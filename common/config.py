@@ -14,6 +14,7 @@ from . import rules, spec
 from .errors import UserError
 
 __all__ = [
+    "CNN_RECIPE",
     "DEFAULT_INIT",
     "TRAIN_EXAMPLES",
     "HelpFormatter",
@@ -27,6 +28,18 @@ __all__ = [
 TRAIN_EXAMPLES = 55000
 #: The initialiser each model starts from when ``--init`` is not given: the tutorials' own.
 DEFAULT_INIT = {"linear": "zeros", "mlp": "normal", "cnn": "glorot_uniform"}
+#: The CNN's 99% recipe, as :class:`RunConfig` fields (``python -m scratch train --model cnn --optimizer adam
+#: --lr 0.001 --batch-size 64 --epochs 3 --dropout 0.25``): timed by :mod:`benchmarks.accuracy`, repeated over
+#: seeds by :mod:`compare.seeds`.
+CNN_RECIPE = {
+    "model": "cnn",
+    "optimizer": "adam",
+    "learning_rate": 0.001,
+    "batch_size": 64,
+    "steps": None,
+    "epochs": 3,
+    "dropout": 0.25,
+}
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from common.cli import one_line_errors
-from common.config import RunConfig
+from common.config import CNN_RECIPE, RunConfig
 from common.data import Datasets, load_mnist
 from common.files import atomic_write_bytes
 
@@ -95,16 +95,7 @@ RECIPES = {
     ),
     "cnn": Recipe(
         "the CNN, Adam 0.001, batch 64, dropout 0.25, 3 epochs",
-        RunConfig(
-            model="cnn",
-            optimizer="adam",
-            learning_rate=0.001,
-            batch_size=64,
-            steps=None,
-            epochs=3,
-            dropout=0.25,
-            device="cpu",
-        ),
+        RunConfig(**CNN_RECIPE, device="cpu"),
         "about 99.2% (TensorFlow's Deep MNIST for experts: a larger CNN, trained far longer)",
     ),
 }
