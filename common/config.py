@@ -29,8 +29,8 @@ TRAIN_EXAMPLES = 55000
 #: The initialiser each model starts from when ``--init`` is not given: the tutorials' own.
 DEFAULT_INIT = {"linear": "zeros", "mlp": "normal", "cnn": "glorot_uniform"}
 #: The CNN's 99% recipe, as :class:`RunConfig` fields (``python -m scratch train --model cnn --optimizer adam
-#: --lr 0.001 --batch-size 64 --epochs 3 --dropout 0.25``): timed by :mod:`benchmarks.accuracy`, repeated over
-#: seeds by :mod:`compare.seeds`.
+#: --lr 0.001 --batch-size 64 --epochs 3 --dropout 0.25``): timed by ``benchmarks.accuracy``, repeated over
+#: seeds by ``compare.seeds``.
 CNN_RECIPE = {
     "model": "cnn",
     "optimizer": "adam",
