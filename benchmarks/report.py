@@ -21,7 +21,7 @@ import argparse
 import datetime as dt
 import subprocess
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -131,16 +131,15 @@ def _sweep(case_list, data, *, seconds, warmup, min_rounds, progress) -> list[di
 
 
 def _extras(data, measurements, *, seconds, warmup, min_rounds, accuracy_models, loop, progress) -> dict:
-    """The products alone, the loop against the step, and the time to accuracy."""
+    """The products alone, the loop against the step (``loop``: None, or the loop command's arguments), and
+    the time to accuracy."""
     from .accuracy import time_to_accuracy
-    from .loop import loop_rows
+    from .loop import loop_rows_in_fresh_process
 
     tensorflow = workloads.tensorflow_available()
     return {
         "bounds": analysis.bound_rows(measurements, min(seconds, 0.5)),
-        "loop": loop_rows(data, implementations=("scratch", "tfimpl-xla") if tensorflow else ("scratch",))
-        if loop
-        else [],
+        "loop": [] if loop is None else loop_rows_in_fresh_process(loop),
         "time_to_accuracy": time_to_accuracy(
             data, accuracy_models, workloads.devices(), tensorflow=tensorflow, progress=progress
         ),
@@ -159,7 +158,7 @@ def run_report(
     min_rounds: int,
     command: str,
     accuracy_models: Iterable[str] = (),
-    loop: bool = True,
+    loop: Sequence[str] | None = (),
     progress: bool = True,
     peak_seconds: float | None = None,
     one_thread: bool = True,
@@ -167,7 +166,8 @@ def run_report(
     """The sweep and everything measured beside it; writes results.json, report.md and the plots.
 
     ``peak_seconds``: how long each peak product is timed (default: ``seconds``, at least 0.3 and at most 1);
-    ``one_thread=False`` leaves out the per-core figure (a second process).
+    ``one_thread=False`` leaves out the per-core figure (a second process); ``loop``: the arguments of
+    ``python -m benchmarks loop``, which measures the loop table in a process of its own (None: no loop table).
     """
     started = time.perf_counter()
     out = check_out_dir(out, run_folder=False)
@@ -303,7 +303,7 @@ def main(args: argparse.Namespace, argv: list[str]) -> int:
         min_rounds=preset["min_rounds"],
         command="python -m benchmarks " + " ".join(argv),
         accuracy_models=() if args.no_accuracy else (args.accuracy_models or preset["accuracy_models"]),
-        loop=not args.no_loop,
+        loop=None if args.no_loop else (),
         progress=not args.no_progress,
     )
     print(markdown(report))

@@ -98,7 +98,8 @@ def _loop(report: dict) -> list[str]:
         "",
         "Steady-state steps/s of the `train` command's loop against the `train_step` case, in centred pairs",
         "(step, loop, step, ...: each loop run over the mean of the steps just before and after it), NumPy's BLAS on",
-        "one thread (on a busy 2-core machine two OpenBLAS threads wait on each other; see `benchmarks/loop.py`).",
+        "one thread (on a busy 2-core machine two OpenBLAS threads wait on each other; see `benchmarks/loop.py`),",
+        "measured by `python -m benchmarks loop` in a process of its own: the same measurement as run alone.",
         "",
     ]
     return [*lines, *loop_table(rows), ""]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
 
 import numpy as np
 import pytest
@@ -189,15 +190,15 @@ def test_the_verdict_weighs_speed_against_compile_time():
 @pytest.fixture(scope="module")
 def report_run(tf, tmp_path_factory):
     """One small report run, shared by the tests below (the train loop shortened: the linear model, 220 steps,
-    once; time to accuracy with the linear recipe's target at 90%, which one epoch reaches, not its 92%)."""
+    once, scratch's only, without TensorFlow in its process; time to accuracy with the linear recipe's target
+    at 90%, which one epoch reaches, not its 92%)."""
     from dataclasses import replace
 
-    from benchmarks import accuracy, loop
+    from benchmarks import accuracy
 
     out = tmp_path_factory.mktemp("report") / "report"
-    saved = loop.LOOP_STEPS, loop.PAIRS, loop.STEP_SECONDS, loop.MODELS, accuracy.RECIPES["linear"]
-    loop.LOOP_STEPS, loop.PAIRS, loop.STEP_SECONDS, loop.MODELS = 220, 1, 0.1, ("linear",)
-    accuracy.RECIPES["linear"] = replace(saved[-1], target=0.90)
+    saved = accuracy.RECIPES["linear"]
+    accuracy.RECIPES["linear"] = replace(saved, target=0.90)
     try:
         rep = report.run_report(
             out,
@@ -210,13 +211,13 @@ def report_run(tf, tmp_path_factory):
             min_rounds=1,
             command="test",
             accuracy_models=("linear",),
-            loop=True,
+            loop=("--steps", "220", "--pairs", "1", "--step-seconds", "0.1", "--models", "linear", "--scratch-only"),
             progress=False,
             peak_seconds=0.1,  # still at least 3 rounds of each product; the report's default is 0.3 s
             one_thread=False,  # the per-core figure's second process: test_one_thread_rates_run_in_a_process_of_their_own
         )
     finally:
-        loop.LOOP_STEPS, loop.PAIRS, loop.STEP_SECONDS, loop.MODELS, accuracy.RECIPES["linear"] = saved
+        accuracy.RECIPES["linear"] = saved
     return out, rep, json.loads((out / "results.json").read_text())
 
 
@@ -256,10 +257,10 @@ def test_report_writes_json_markdown_and_plots(report_run):
     assert (out / "train_step.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not (out / "forward.png").exists() and "](forward.png)" not in md  # nothing measured, nothing drawn
     assert rep["wall_seconds"] > 0 and data["precision"]["cpu"] == "float32"
-    assert {(r["implementation"], r["model"]) for r in data["loop"]} == {
-        (i, "linear") for i in ("scratch", "tfimpl-xla")
-    }
-    assert all(r["ratio_min"] <= r["ratio"] <= r["ratio_max"] and r["pairs"] == 1 for r in data["loop"])
+    # the loop table, from `python -m benchmarks loop` in its own process, with the arguments it was given
+    [row] = data["loop"]
+    assert (row["implementation"], row["model"], row["pairs"], row["loop_steps"]) == ("scratch", "linear", 1, 220)
+    assert row["ratio_min"] <= row["ratio"] <= row["ratio_max"] and row["train_steps_per_second"] > 0
 
 
 def _efficiencies(obj, path=""):
@@ -346,8 +347,8 @@ def test_centred_pairs_cancel_a_steady_drift(monkeypatch, mnist):
 
     clock = iter(range(100))
     speed = lambda: 1000 * 0.9 ** next(clock)  # noqa: E731  (steps/s at this moment)
-    monkeypatch.setattr(loop, "_step_rate", lambda w: speed())
-    monkeypatch.setattr(loop, "_train_rate", lambda impl, model, data: speed())
+    monkeypatch.setattr(loop, "_step_rate", lambda w, seconds: speed())
+    monkeypatch.setattr(loop, "_train_rate", lambda impl, model, data, steps: speed())
     monkeypatch.setattr(loop, "build", lambda case, data: None)
     row = loop.loop_rows(mnist, implementations=("scratch",), models=("linear",), pairs=4)[0]
     # each loop at 0.9^k against the mean of 0.9^(k-1) and 0.9^(k+1): 0.9 / ((1 + 0.81) / 2) = 0.994
@@ -387,6 +388,23 @@ def test_cli_refuses_nonpositive_seconds():
         bench_cli.main(["report", "--seconds", "0"])
 
 
-def test_the_loop_command_refuses_nonsense():
-    with pytest.raises(SystemExit, match="--pairs must be at least 1"):
-        bench_cli.main(["loop", "--pairs", "0"])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--pairs", "0"], "--pairs must be at least 1"),
+        (["--steps", "0"], "--steps must be at least 1"),
+        (["--step-seconds", "-1"], "--step-seconds must be positive"),
+    ],
+)
+def test_the_loop_command_refuses_nonsense(argv, message):
+    with pytest.raises(SystemExit, match=message):
+        bench_cli.main(["loop", *argv])
+
+
+def test_a_failing_loop_process_fails_the_report(monkeypatch):
+    """The report's loop table comes from a process of its own; if that process fails, so does the report
+    (with the child's traceback on stderr), rather than printing an empty table."""
+    from benchmarks import loop
+
+    with pytest.raises(subprocess.CalledProcessError):
+        loop.loop_rows_in_fresh_process(["--models", "no-such-model"])
