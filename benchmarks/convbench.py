@@ -16,7 +16,6 @@ The FLOPs are :func:`benchmarks.workloads.conv_flops`'s.
 from __future__ import annotations
 
 import argparse
-import time
 import tracemalloc
 
 import numpy as np
@@ -27,17 +26,15 @@ from scratch import models as np_models
 from scratch import train as np_train
 from scratch.optimizers import make_optimizer
 
+from .timing import time_rounds
 from .workloads import conv_flops
 
 __all__ = ["conv_step_numpy", "conv_times", "main", "peak_step_memory"]
 
 
 def _median_ms(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
+    """The median of ``repeat`` calls, each timed alone (:func:`benchmarks.timing.time_rounds`, one call a round)."""
+    times, _ = time_rounds(fn, seconds=0.0, min_rounds=repeat, round_seconds=0.0)
     return 1e3 * float(np.median(times))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import subprocess
+import time
 
 import numpy as np
 import pytest
@@ -408,3 +409,18 @@ def test_a_failing_loop_process_fails_the_report(monkeypatch):
 
     with pytest.raises(subprocess.CalledProcessError):
         loop.loop_rows_in_fresh_process(["--models", "no-such-model"])
+
+
+def test_convbench_times_each_repeat_once_and_takes_the_median():
+    """convbench's helper is the shared timing loop with one call a round: ``repeat`` calls, their median."""
+    from benchmarks import convbench
+
+    sleeps = iter([0.001, 0.03, 0.002])  # one slow call among three: the median ignores it
+    calls = []
+
+    def fn():
+        calls.append(1)
+        time.sleep(next(sleeps))
+
+    ms = convbench._median_ms(fn, 3)
+    assert len(calls) == 3 and 1.5 <= ms < 10, ms  # the median call slept 2 ms; their mean is at least 11
