@@ -21,10 +21,9 @@ and just after it, so a drift that is steady over a few seconds cancels; the row
 :data:`PAIRS` such ratios and their spread (min, max).
 
 The report and the dedicated command (``python -m benchmarks loop``) are one measurement: the report
-runs that command in a fresh process (:func:`loop_rows_in_fresh_process`). Measured in the report's own
-process, after its sweep had built and released some hundred TensorFlow functions, scratch's linear
-loop read 0.81 against 0.92-0.93 alone: what this table asks is the loop's cost, not the cost of what
-ran before it in the same process.
+runs that command in a fresh process (:func:`loop_rows_in_fresh_process`), so the table cannot depend on
+what ran before it in the report's own process (some hundred TensorFlow functions built and released by
+the sweep, and their garbage). What is left between the two is the machine's drift.
 """
 
 from __future__ import annotations
