@@ -29,10 +29,10 @@ from scratch.optimizers import make_optimizer
 from .timing import time_rounds
 from .workloads import conv_flops
 
-__all__ = ["conv_step_numpy", "conv_times", "main", "peak_step_memory"]
+__all__ = ["conv_step_numpy", "conv_times", "main", "median_ms", "peak_step_memory"]
 
 
-def _median_ms(fn, repeat: int) -> float:
+def median_ms(fn, repeat: int) -> float:
     """The median of ``repeat`` calls, each timed alone (:func:`benchmarks.timing.time_rounds`, one call a round)."""
     times, _ = time_rounds(fn, seconds=0.0, min_rounds=repeat, round_seconds=0.0)
     return 1e3 * float(np.median(times))
@@ -98,7 +98,7 @@ def conv_times(batch: int = 64, repeat: int = 20) -> dict[str, float]:
     times = {name: [] for name in cases}
     for _ in range(3):  # alternate: each measurement a third of the repeats at a time
         for name, fn in cases.items():
-            times[name].append(_median_ms(fn, max(1, repeat // 3)))
+            times[name].append(median_ms(fn, max(1, repeat // 3)))
     return {name: float(np.median(t)) for name, t in times.items()}
 
 
