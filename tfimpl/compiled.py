@@ -14,8 +14,8 @@ steps runs inside the graph (like Keras' ``steps_per_execution``):
 
 :func:`calls` cuts an epoch's batches into the calls :func:`tfimpl.train.train` makes (a whole epoch
 each by default), :func:`call_sizes` lists the sizes a run will use, and :func:`warm_up` traces and
-compiles each of them, then puts every parameter and optimizer variable back, so the warm-up never trains
-the model. :func:`make_evaluate` compiles the evaluation of a split as one graph. The NumPy twin needs
+compiles them (XLA each size, the plain graph once), then puts every parameter and optimizer variable
+back, so the warm-up never trains the model. :func:`make_evaluate` compiles the evaluation of a split as one graph. The NumPy twin needs
 none of this: :func:`scratch.train.train` calls its step once per batch.
 """
 
@@ -80,7 +80,8 @@ def make_train_function(step, X, T, batch_size, *, xla=False, unroll=None):
     loop iteration (default without XLA: :data:`UNROLL` where ``X`` lives on a GPU, :data:`UNROLL_CPU` on
     a CPU; 1 with XLA); the parameters end bitwise the same whatever ``unroll`` is. The data are passed to
     the graph as arguments, not captured by it, so they are freed with the run (``run_steps.graph`` is the
-    ``tf.function``, traced once; ``run_steps.unroll`` the steps written out per iteration).
+    ``tf.function``, traced once; ``run_steps.unroll`` the steps written out per iteration; ``run_steps.xla``
+    whether XLA compiles it).
     """
     if unroll is None:
         unroll = 1 if xla else (UNROLL if "GPU" in X.device.upper() else UNROLL_CPU)
@@ -111,19 +112,22 @@ def make_train_function(step, X, T, batch_size, *, xla=False, unroll=None):
     def run_steps(idx):
         return graph(X, T, idx)
 
-    run_steps.graph, run_steps.unroll = graph, unroll
+    run_steps.graph, run_steps.unroll, run_steps.xla = graph, unroll, xla
     return run_steps
 
 
 def warm_up(run_steps, variables, sizes, batch_size) -> None:
     """Trace and compile ``run_steps`` for each of ``sizes`` steps per call, leaving ``variables`` untouched.
 
-    Runs each size once on the first rows of the training data, then assigns every variable (the
-    parameters and the optimizer's moments, accumulators and step count) its value from before.
+    XLA compiles a program for each shape of ``idx``, so each size runs once; without XLA one trace
+    (``idx`` is ``(None, B)``) and one graph optimisation serve every size, so a single one-step call
+    does it, and the warm-up does not cost a run's worth of steps. The calls use the first rows of the
+    training data; then every variable (the parameters and the optimizer's moments, accumulators and step
+    count) gets its value from before.
     """
     variables = list(variables)
     saved = [tf.identity(v) for v in variables]
-    for k in sizes:
+    for k in sizes if run_steps.xla else [1]:
         run_steps(tf.reshape(tf.range(k * batch_size, dtype=tf.int64), (k, batch_size))).numpy()
     for v, value in zip(variables, saved, strict=True):
         v.assign(value)
