@@ -35,7 +35,7 @@ def control_rows(data: Datasets) -> list[Row]:
     y = one_hot(data.train.labels[:32], dtype=np.float64)
     adam = bugs.PaperEpsilonAdam(checks.OPTIMIZER_RATES["adam"])
     momentum = bugs.WrongSignMomentum(checks.OPTIMIZER_RATES["momentum"], 0.9)
-    swapped = lockstep.lockstep(data, "linear", "float64", swap=(0, 1))
+    swapped = lockstep.lockstep(data, "linear", "float64", steps=20, swap=(0, 1))  # 20 steps show it
     wrong_grad = bugs.without_mean(np_losses.softmax_cross_entropy_grad)
     controls = {
         "gradient without 1/N": checks.dlogits_row("softmax_cross_entropy", "float64", logits, y, wrong_grad),

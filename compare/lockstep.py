@@ -49,11 +49,21 @@ class Lockstep:
 
 
 def lockstep(
-    data: Datasets, model: str, dtype: str, *, epochs: int = 1, batch_size: int = 100, seed: int = 0, swap=None
+    data: Datasets,
+    model: str,
+    dtype: str,
+    *,
+    epochs: int = 1,
+    steps: int | None = None,
+    batch_size: int = 100,
+    seed: int = 0,
+    swap=None,
 ) -> Lockstep:
     """Train scratch and tfimpl step by step through their public ``train_step``.
 
-    ``swap=(i, j)`` feeds TensorFlow batches ``i`` and ``j`` in the opposite order (the negative control).
+    ``steps`` stops after that many steps instead of at the last epoch's end. ``swap=(i, j)`` feeds
+    TensorFlow batches ``i`` and ``j`` in the opposite order (the negative control, which needs only the
+    first few steps to show).
     """
     recipe = LOCKSTEP_RECIPES[model]
     params0 = np_models.init_params(model, init=recipe["init"], seed=seed, dtype=dtype)
@@ -62,7 +72,7 @@ def lockstep(
     opt_np = np_optimizers.make_optimizer("sgd", recipe["learning_rate"])
     opt_tf = tf_optimizers.make_optimizer("sgd", recipe["learning_rate"])
     opt_tf.build(list(variables.values()))
-    X, Y = data.train.images.astype(dtype, copy=False), one_hot(data.train.labels, dtype=dtype)
+    X, Y = data.train.images, one_hot(data.train.labels, dtype=dtype)  # X cast batch by batch, not copied whole
 
     @tf.function(input_signature=[tf.TensorSpec([batch_size, 784], dtype), tf.TensorSpec([batch_size, 10], dtype)])
     def tf_step(x, y):
@@ -70,14 +80,14 @@ def lockstep(
 
     losses_np, losses_tf = [], []
     for epoch in range(epochs):
-        order = batch_indices(len(X), batch_size, seed, epoch)
+        order = batch_indices(len(X), batch_size, seed, epoch)[: None if steps is None else steps - len(losses_np)]
         order_tf = order.copy()
         if swap is not None and epoch == 0:
             i, j = swap
             order_tf[[i, j]] = order_tf[[j, i]]
         for idx_np, idx_tf in zip(order, order_tf, strict=True):
-            losses_np.append(np_train.train_step(mine, opt_np, X[idx_np], Y[idx_np]))
-            losses_tf.append(float(tf_step(X[idx_tf], Y[idx_tf])))
+            losses_np.append(np_train.train_step(mine, opt_np, X[idx_np].astype(dtype, copy=False), Y[idx_np]))
+            losses_tf.append(float(tf_step(X[idx_tf].astype(dtype, copy=False), Y[idx_tf])))
     return Lockstep(model, dtype, np.array(losses_np), np.array(losses_tf), mine, to_numpy(variables))
 
 
