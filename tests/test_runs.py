@@ -181,6 +181,37 @@ def test_the_unrolled_loop_trains_the_same_bits_as_the_plain_one(mnist):
     assert default.unroll == compiled.UNROLL_CPU  # X lives on the CPU here
 
 
+@pytest.mark.parametrize("xla", [False, True])
+def test_the_warm_up_compiles_what_each_call_needs_and_trains_nothing(mnist, xla):
+    """tfimpl.compiled.warm_up: XLA compiles each shape of ``idx``, so each size runs once; the plain graph's
+    one trace serves every size, so one call of one step does it. Afterwards every variable is as before,
+    and the first real call does not trace again."""
+    pytest.importorskip("tensorflow")
+    from common.labels import one_hot
+    from tfimpl import compiled, models, optimizers
+    from tfimpl.backend import tf
+    from tfimpl.train import train_step
+
+    X, T = tf.constant(mnist.train.images[:900]), tf.constant(one_hot(mnist.train.labels[:900]))
+    params = models.init_params("linear", init="normal", seed=0)
+    opt = optimizers.make_optimizer("adam", 0.01)  # moments and a step count, all to be put back
+    opt.build(list(params.values()))
+    variables = [*params.values(), *opt.variables]
+    before = [v.numpy().copy() for v in variables]
+    run_steps = compiled.make_train_function(lambda x, y: train_step(params, opt, x, y), X, T, 100, xla=xla)
+    calls = []
+    counted = lambda idx: calls.append(tuple(idx.shape)) or run_steps(idx)  # noqa: E731
+    counted.graph, counted.xla = run_steps.graph, run_steps.xla
+    compiled.warm_up(counted, variables, [5, 4], 100)
+    assert calls == ([(5, 100), (4, 100)] if xla else [(1, 100)])
+    for v, b in zip(variables, before, strict=True):
+        np.testing.assert_array_equal(v.numpy(), b)
+    traces = run_steps.graph.experimental_get_tracing_count()
+    run_steps(tf.constant(np.arange(500).reshape(5, 100)))
+    assert run_steps.graph.experimental_get_tracing_count() == traces
+    assert not np.array_equal(params["W1"].numpy(), before[0])  # negative control: a real call does train
+
+
 def test_the_default_output_folder():
     assert default_out_dir("scratch", RunConfig(model="mlp", optimizer="adam", seed=3)) == Path(
         "runs/scratch-mlp-adam-seed3"
