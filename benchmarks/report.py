@@ -170,6 +170,7 @@ def run_report(
     ``python -m benchmarks loop``, which measures the loop table in a process of its own (None: no loop table).
     """
     started = time.perf_counter()
+    batch_sizes = tuple(batch_sizes)
     out = check_out_dir(out, run_folder=False)
     data = load_mnist(dtype=np.float32)
     case_list = list(workloads.cases(tuple(operations), tuple(implementations), tuple(models), tuple(batch_sizes)))
@@ -180,9 +181,8 @@ def run_report(
     devices = sorted({c.device for c in case_list} | {"cpu"})
     peak_seconds = min(max(seconds, 0.3), 1.0) if peak_seconds is None else peak_seconds
     tensorflow = workloads.tensorflow_available()
-    start_peaks = measure_peaks(
-        devices, seconds=peak_seconds, tensorflow=tensorflow, when="start", one_thread=one_thread
-    )
+    peak_args = {"seconds": peak_seconds, "tensorflow": tensorflow, "batch_sizes": batch_sizes}
+    start_peaks = measure_peaks(devices, when="start", one_thread=one_thread, **peak_args)
     measurements = _sweep(case_list, data, seconds=seconds, warmup=warmup, min_rounds=min_rounds, progress=progress)
     extras = _extras(
         data,
@@ -194,7 +194,7 @@ def run_report(
         loop=loop,
         progress=progress,
     )
-    end_peaks = measure_peaks(devices, seconds=peak_seconds, tensorflow=tensorflow, when="end", one_thread=False)
+    end_peaks = measure_peaks(devices, when="end", one_thread=False, **peak_args)
     peaks = ceiling(start_peaks, end_peaks)
     analysis.attach_bounds(measurements, extras["bounds"], peaks)
     report = {

@@ -13,7 +13,7 @@ and an implementation's *efficiency* is :math:`t_{\text{roofline}} / t_{\text{me
   machine or quiet (:func:`measure_peaks`, :func:`ceiling`):
 
   - *measured*: the best float32 matrix product of several shapes (squares of 1024 and 2048 on a CPU,
-    4096 and 8192 on a GPU, and the workloads' own largest products, :data:`GEMM_SHAPES`), by NumPy's
+    4096 and 8192 on a GPU, and the largest products of the workloads the report runs, :func:`gemm_shapes`), by NumPy's
     BLAS and by TensorFlow, each timed for at least 0.3 s, at the start of the run and again at its end;
   - *per core x cores* (CPU): the best product on one thread (NumPy's and TensorFlow's), in a process of
     its own, times the usable cores. A second program on a 2-core machine halves what two threads can get, but leaves one
@@ -57,6 +57,7 @@ __all__ = [
     "GEMM_SHAPES",
     "ceiling",
     "gemm_rates",
+    "gemm_shapes",
     "measure_peaks",
     "one_thread_peak",
     "one_thread_rates",
@@ -71,17 +72,18 @@ FMA_UNITS = 2  # the most any x86 core has: a bound must not assume fewer
 LANES = (("avx512f", 16), ("avx2", 8))  # float32 lanes of the widest vector unit; SSE's 4 otherwise
 
 
-def _own_shapes() -> list[tuple[int, int, int]]:
-    """The workloads' largest products, ``(m, k, n)``: the batch times a hidden layer's weights, at B = 1,000
-    and 10,000 (the linear model's ``(B, 784) x (784, 10)`` is far from any peak)."""
-    return sorted({(b, 784, hidden[0]) for hidden in MODELS.values() if hidden for b in (1000, 10000)})
+def gemm_shapes(device: str, batch_sizes=(1000, 10000)) -> list[tuple[int, int, int]]:
+    """``(m, k, n)`` of the products whose best rate is the measured peak on ``device``: two squares (1024
+    and 2048 on a CPU, 4096 and 8192 on a GPU) and the workloads' own largest products, the batch times a
+    hidden layer's weights, at each of ``batch_sizes`` from 1,000 up (smaller batches, and the linear
+    model's ``(B, 784) x (784, 10)``, are far from any peak). A report passes the batch sizes it runs."""
+    squares = (1024, 2048) if device == "cpu" else (4096, 8192)
+    own = sorted({(b, 784, hidden[0]) for hidden in MODELS.values() if hidden for b in batch_sizes if b >= 1000})
+    return [(n, n, n) for n in squares] + own
 
 
-#: ``(m, k, n)`` of the products whose best rate is the measured peak, per device.
-GEMM_SHAPES = {
-    "cpu": [(n, n, n) for n in (1024, 2048)] + _own_shapes(),
-    "gpu": [(n, n, n) for n in (4096, 8192)] + _own_shapes(),
-}
+#: The products of a report that runs batches of 1,000 and 10,000, per device (:func:`gemm_shapes`).
+GEMM_SHAPES = {device: gemm_shapes(device) for device in ("cpu", "gpu")}
 
 
 def step_bytes(model: str, batch_size: int, kind: str) -> int:
@@ -107,7 +109,7 @@ def _best(fn, seconds: float) -> float:
 
 
 def gemm_rates(seconds: float, shapes=None) -> dict[str, float]:
-    """NumPy's float32 FLOP/s for each product of :data:`GEMM_SHAPES` (``"m x k x n"`` -> FLOP/s)."""
+    """NumPy's float32 FLOP/s for each product of ``shapes`` (default :data:`GEMM_SHAPES`; ``"m x k x n"`` -> FLOP/s)."""
     rng = np.random.default_rng(0)
     rates = {}
     for m, k, n in shapes or GEMM_SHAPES["cpu"]:
@@ -117,8 +119,8 @@ def gemm_rates(seconds: float, shapes=None) -> dict[str, float]:
     return rates
 
 
-def _numpy_peaks(seconds: float) -> dict:
-    gemm = gemm_rates(seconds)
+def _numpy_peaks(seconds: float, shapes) -> dict:
+    gemm = gemm_rates(seconds, shapes)
     bandwidth = []
     for mib in COPY_SIZES_MIB:
         src = np.ones(int(mib * 2**20) // FLOAT32, np.float32)
@@ -216,7 +218,7 @@ def _tensorflow_gemm_rates(device: str, seconds: float, shapes) -> dict[str, flo
     return rates
 
 
-def _tensorflow_peaks(device: str, seconds: float) -> dict:
+def _tensorflow_peaks(device: str, seconds: float, shapes) -> dict:
     """GEMM and copy rates with TensorFlow, ``repeats`` iterations inside one compiled loop."""
     from tfimpl.backend import tf
 
@@ -236,7 +238,7 @@ def _tensorflow_peaks(device: str, seconds: float) -> dict:
             return 2 * repeats * 10 * x0.shape[0] * FLOAT32 / _best(lambda: copy_loop(x0).numpy(), seconds / 4)
 
         bandwidth = [copies(mib) for mib in COPY_SIZES_MIB]
-    by_shape = _tensorflow_gemm_rates(device, seconds, GEMM_SHAPES[device])
+    by_shape = _tensorflow_gemm_rates(device, seconds, shapes)
     return {
         "gemm_flops": max(by_shape.values()),
         "gemm_by_shape": by_shape,
@@ -246,18 +248,26 @@ def _tensorflow_peaks(device: str, seconds: float) -> dict:
 
 
 def measure_peaks(
-    devices, *, seconds: float = 0.5, tensorflow: bool = True, when: str = "start", one_thread: bool = True
+    devices,
+    *,
+    seconds: float = 0.5,
+    tensorflow: bool = True,
+    when: str = "start",
+    one_thread: bool = True,
+    batch_sizes=(1000, 10000),
 ) -> dict:
     """One timing of every device's figures: ``{device: {"measured": {library: ...}, ...}}``.
 
     ``when`` labels it (``"start"``, ``"end"``); :func:`ceiling` combines several. ``one_thread`` adds the
     per-core figure (a second process, a few seconds), which a busy machine does not lower: once a run is enough.
+    ``batch_sizes``: the report's, whose largest products join the shapes timed (:func:`gemm_shapes`).
     """
     out = {}
     for device in devices:
-        found = {"numpy": _numpy_peaks(seconds)} if device == "cpu" else {}
+        shapes = gemm_shapes(device, batch_sizes)
+        found = {"numpy": _numpy_peaks(seconds, shapes)} if device == "cpu" else {}
         if tensorflow:
-            found["tensorflow"] = _tensorflow_peaks(device, seconds)
+            found["tensorflow"] = _tensorflow_peaks(device, seconds, shapes)
         entry = {"when": when, "measured": found}
         if device == "cpu" and one_thread:
             one = one_thread_peak(seconds, tensorflow)

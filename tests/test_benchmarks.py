@@ -247,6 +247,11 @@ def test_report_writes_json_markdown_and_plots(report_run):
     assert [v["model"] for v in data["verdict"]] == ["mlp"] and data["verdict"][0]["compile_seconds"] >= 0
     cpu = data["peaks"]["cpu"]
     assert cpu["gemm_flops"] >= cpu["gemm_flops_measured"] and [t["when"] for t in cpu["timings"]] == ["start", "end"]
+    # the products timed for the peak: two squares and this report's own largest, at batch 1,000 (not 10,000)
+    for timing in cpu["timings"]:
+        for library in ("numpy", "tensorflow"):
+            shapes = set(timing["measured"][library]["gemm_by_shape"])
+            assert shapes == {"1024x1024x1024", "2048x2048x2048", "1000x784x300", "1000x784x1024"}, shapes
     assert cpu["gemm_set_by"].split(":")[0] in (
         "measured",
         "per core x 2 cores",
@@ -330,6 +335,21 @@ def test_one_thread_rates_run_in_a_process_of_their_own():
     """The per-core figure: NumPy's best product on one BLAS thread, measured in a second process."""
     got = roofline.one_thread_peak(0.02, False, [(512, 512, 512)])
     assert set(got) == {"numpy"} and 1e9 < got["numpy"] < 1e13  # FLOP/s of one x86 core, within reason
+
+
+def test_the_peak_products_are_squares_and_the_reports_own_largest():
+    """The default (a report up to batch 10,000) and a report that stops at 1,000, or runs only small batches."""
+    assert roofline.GEMM_SHAPES["cpu"] == [
+        (1024, 1024, 1024),
+        (2048, 2048, 2048),
+        (1000, 784, 300),
+        (1000, 784, 1024),
+        (10000, 784, 300),
+        (10000, 784, 1024),
+    ]
+    assert roofline.gemm_shapes("gpu", (100, 1000))[:2] == [(4096, 4096, 4096), (8192, 8192, 8192)]
+    assert roofline.gemm_shapes("cpu", (100, 1000))[2:] == [(1000, 784, 300), (1000, 784, 1024)]
+    assert roofline.gemm_shapes("cpu", (1, 10, 100)) == [(1024, 1024, 1024), (2048, 2048, 2048)]
 
 
 def test_the_physical_peak_is_cores_fma_lanes_and_clock(monkeypatch):
