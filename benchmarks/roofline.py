@@ -13,8 +13,9 @@ and an implementation's *efficiency* is :math:`t_{\text{roofline}} / t_{\text{me
   machine or quiet (:func:`measure_peaks`, :func:`ceiling`):
 
   - *measured*: the best float32 matrix product of several shapes (squares of 1024 and 2048 on a CPU,
-    4096 and 8192 on a GPU, and the largest products of the workloads the report runs, :func:`gemm_shapes`), by NumPy's
-    BLAS and by TensorFlow, each timed for at least 0.3 s, at the start of the run and again at its end;
+    4096 and 8192 on a GPU, and the largest products of the workloads the report runs,
+    :func:`gemm_shapes`), by NumPy's BLAS and by TensorFlow, each timed for at least 0.3 s, at the start
+    of the run and again at its end;
   - *per core x cores* (CPU): the best product on one thread (NumPy's and TensorFlow's), in a process of
     its own, times the usable cores. A second program on a 2-core machine halves what two threads can get, but leaves one
     thread its core, and a core is never faster with its neighbours busy than alone;
@@ -109,7 +110,7 @@ def _best(fn, seconds: float) -> float:
 
 
 def gemm_rates(seconds: float, shapes=None) -> dict[str, float]:
-    """NumPy's float32 FLOP/s for each product of ``shapes`` (default :data:`GEMM_SHAPES`; ``"m x k x n"`` -> FLOP/s)."""
+    """NumPy's float32 FLOP/s for each product of ``shapes`` (default :data:`GEMM_SHAPES`), ``"m x k x n"`` -> FLOP/s."""
     rng = np.random.default_rng(0)
     rates = {}
     for m, k, n in shapes or GEMM_SHAPES["cpu"]:

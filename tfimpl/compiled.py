@@ -15,8 +15,9 @@ steps runs inside the graph (like Keras' ``steps_per_execution``):
 :func:`calls` cuts an epoch's batches into the calls :func:`tfimpl.train.train` makes (a whole epoch
 each by default), :func:`call_sizes` lists the sizes a run will use, and :func:`warm_up` traces and
 compiles them (XLA each size, the plain graph once), then puts every parameter and optimizer variable
-back, so the warm-up never trains the model. :func:`make_evaluate` compiles the evaluation of a split as one graph. The NumPy twin needs
-none of this: :func:`scratch.train.train` calls its step once per batch.
+back, so the warm-up never trains the model. :func:`make_evaluate` compiles the evaluation of a split
+as one graph. The NumPy twin needs none of this: :func:`scratch.train.train` calls its step once per
+batch.
 """
 
 from __future__ import annotations
