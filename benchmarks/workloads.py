@@ -388,5 +388,5 @@ def release(*, full: bool = True) -> None:
     if "keras" in sys.modules:  # Keras' session holds graphs and layer names; nothing to clear if never loaded
         from tfimpl.backend import keras
 
-        keras.backend.clear_session()
+        keras.backend.clear_session(free_memory=False)  # its own collection would be a full one, every time
     gc.collect(2 if full else 1)
