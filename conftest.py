@@ -24,7 +24,7 @@ def mnist64():
 
 
 def pytest_collection_finish(session):
-    """What collection imported (TensorFlow, Keras, matplotlib: about a million objects) lives until the
+    """What collection imported (TensorFlow, Keras, matplotlib: about 510,000 objects) lives until the
     session ends; freeze it, so that the full garbage collections the tests trigger (Keras' session
     resets, the report's sweep) do not walk it every time."""
     gc.freeze()
