@@ -52,7 +52,7 @@ from common.spec import param_shapes
 
 from .machine import cpu_clock, describe_machine
 from .timing import time_rounds
-from .workloads import MODELS, flops
+from .workloads import BATCH_SIZES, MODELS, flops
 
 __all__ = [
     "GEMM_SHAPES",
@@ -73,17 +73,18 @@ FMA_UNITS = 2  # the most any x86 core has: a bound must not assume fewer
 LANES = (("avx512f", 16), ("avx2", 8))  # float32 lanes of the widest vector unit; SSE's 4 otherwise
 
 
-def gemm_shapes(device: str, batch_sizes=(1000, 10000)) -> list[tuple[int, int, int]]:
+def gemm_shapes(device: str, batch_sizes=BATCH_SIZES) -> list[tuple[int, int, int]]:
     """``(m, k, n)`` of the products whose best rate is the measured peak on ``device``: two squares (1024
     and 2048 on a CPU, 4096 and 8192 on a GPU) and the workloads' own largest products, the batch times a
     hidden layer's weights, at each of ``batch_sizes`` from 1,000 up (smaller batches, and the linear
-    model's ``(B, 784) x (784, 10)``, are far from any peak). A report passes the batch sizes it runs."""
+    model's ``(B, 784) x (784, 10)``, are far from any peak). A report passes the batch sizes it runs; the
+    default is the full sweep's, :data:`benchmarks.workloads.BATCH_SIZES`."""
     squares = (1024, 2048) if device == "cpu" else (4096, 8192)
     own = sorted({(b, 784, hidden[0]) for hidden in MODELS.values() if hidden for b in batch_sizes if b >= 1000})
     return [(n, n, n) for n in squares] + own
 
 
-#: The products of a report that runs batches of 1,000 and 10,000, per device (:func:`gemm_shapes`).
+#: The products of the full sweep, up to batch 10,000, per device (:func:`gemm_shapes`).
 GEMM_SHAPES = {device: gemm_shapes(device) for device in ("cpu", "gpu")}
 
 
@@ -255,7 +256,7 @@ def measure_peaks(
     tensorflow: bool = True,
     when: str = "start",
     one_thread: bool = True,
-    batch_sizes=(1000, 10000),
+    batch_sizes=BATCH_SIZES,
 ) -> dict:
     """One timing of every device's figures: ``{device: {"measured": {library: ...}, ...}}``.
 
