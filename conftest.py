@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import gc
-
 import numpy as np
 import pytest
 
@@ -21,10 +19,3 @@ def mnist():
 def mnist64():
     """MNIST in float64, for gradient checks and exact comparisons."""
     return load_mnist(dtype=np.float64)
-
-
-def pytest_collection_finish(session):
-    """What collection imported (TensorFlow, Keras, matplotlib: about 510,000 objects) lives until the
-    session ends; freeze it, so that the full garbage collections the tests trigger (Keras' session
-    resets, the report's sweep) do not walk it every time."""
-    gc.freeze()
