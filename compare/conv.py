@@ -246,7 +246,7 @@ def cnn_lockstep(data: Datasets, dtype: str, *, seed: int = 0) -> tuple[np.ndarr
     mine, variables = {k: v.copy() for k, v in params0.items()}, to_variables(params0)
     opt_np, opt_tf = np_optimizers.make_optimizer("adam", lr), tf_optimizers.make_optimizer("adam", lr)
     opt_tf.build(list(variables.values()))
-    X, Y = data.train.images.astype(dtype, copy=False), one_hot(data.train.labels, dtype=dtype)
+    X, Y = data.train.images, one_hot(data.train.labels, dtype=dtype)
     drops = np.random.default_rng([seed, 1])
     spec = [tf.TensorSpec([batch_size, n], dtype) for n in (784, 10, CNN["dense"])]
 
@@ -257,8 +257,9 @@ def cnn_lockstep(data: Datasets, dtype: str, *, seed: int = 0) -> tuple[np.ndarr
     losses_np, losses_tf = [], []
     for idx in batch_indices(len(X), batch_size, seed, 0)[:steps]:
         mask = np_conv.dropout_mask(drops, (batch_size, CNN["dense"]), rate, dtype)  # drawn once, fed to both
-        losses_np.append(np_train.train_step(mine, opt_np, X[idx], Y[idx], mask=mask))
-        losses_tf.append(float(tf_step(X[idx], Y[idx], mask)))
+        x = X[idx].astype(dtype, copy=False)  # the batch cast, not the whole training set (20 batches of 16)
+        losses_np.append(np_train.train_step(mine, opt_np, x, Y[idx], mask=mask))
+        losses_tf.append(float(tf_step(x, Y[idx], mask)))
     return np.array(losses_np), np.array(losses_tf), mine, to_numpy(variables)
 
 
