@@ -6,6 +6,7 @@ Commands::
     python -m compare gradients layers   # some families: forward, gradients, layers, curvature, optimizers,
                                          # train, crossload, precision, controls
     python -m compare --json rows.json   # also write the rows (with their full names) as JSON objects
+    python -m compare --steps 110        # the train family's lockstep runs cut to 110 steps (default: an epoch)
     python -m compare plots RUN_DIR      # the tutorials' figures, NumPy and TensorFlow side by side
     python -m compare zoo                # classic backprop mistakes against every check: which catches which
     python -m compare seeds              # each tutorial recipe over 5 seeds in both twins, McNemar's test
@@ -22,6 +23,7 @@ import sys
 import time
 
 from common.cli import description, one_line_errors
+from common.config import positive_int
 from common.data import load_mnist
 from common.files import write_json
 from common.rows import format_table
@@ -41,7 +43,10 @@ HEADERS = {
         "and vs differences of the gradient"
     ),
     "optimizers": "optimizers: 100 steps of scratch's update vs Keras', same start, same gradients",
-    "train": "train: one epoch of lockstep training: both twins step by step from the same start on the same batches",
+    "train": (
+        "train: lockstep training (an epoch, or --steps): both twins step by step from the same start on the same "
+        "batches"
+    ),
     "crossload": "crossload: parameters trained by one twin, predicted by both (counts of test predictions that differ)",
     "precision": (
         "precision: float32, and TF32 (NVIDIA GPUs' float32 products with 10-bit inputs), vs NumPy float64; "
@@ -51,8 +56,9 @@ HEADERS = {
 }
 
 
-def _family(name: str, data, runs: dict, cnn: dict) -> list:
-    """One family's rows; ``runs`` and ``cnn`` keep the lockstep runs that ``train`` made for ``crossload``."""
+def _family(name: str, data, runs: dict, cnn: dict, steps: int | None) -> list:
+    """One family's rows; ``runs`` and ``cnn`` keep the lockstep runs that ``train`` made for ``crossload``;
+    ``steps`` cuts the linear and MLP lockstep runs short of their epoch."""
     from . import checks, controls, conv, curvature, layers, lockstep, precision
 
     if name == "crossload" and not runs:
@@ -65,7 +71,7 @@ def _family(name: str, data, runs: dict, cnn: dict) -> list:
         "layers": lambda: layers.layer_rows() + conv.cnn_layer_rows(),
         "curvature": lambda: curvature.curvature_rows(data),
         "optimizers": lambda: checks.optimizer_rows(),
-        "train": lambda: lockstep.train_rows(data, runs=runs) + cnn["train"],
+        "train": lambda: lockstep.train_rows(data, runs=runs, steps=steps) + cnn["train"],
         "crossload": lambda: lockstep.crossload_rows(data, runs) + cnn["crossload"],
         "precision": lambda: precision.precision_rows(data),
         "controls": lambda: controls.control_rows(data),
@@ -87,8 +93,11 @@ def settings() -> dict:
     }
 
 
-def run_families(families, data_dir=None, *, progress=True):
+def run_families(families, data_dir=None, *, progress=True, steps=None):
     """``(rows, settings)`` for the chosen families, in order; ``controls`` rows are expected to fail.
+
+    ``steps`` cuts the ``train`` family's lockstep runs (linear and MLP) to that many steps; by default
+    they run one epoch, 550 steps, the length the float32 tolerance is derived for (:mod:`compare.checks`).
 
     Every family but ``precision`` runs under :func:`tfimpl.device.exact_float32`; the caller's TF32
     and determinism settings are back in force when this returns.
@@ -99,13 +108,14 @@ def run_families(families, data_dir=None, *, progress=True):
     rows, runs, cnn = [], {}, {}
     with exact_float32():
         used = settings()
+    used["lockstep_steps"] = steps or "one epoch"
     for family in families:
         t0 = time.perf_counter()
         if family == "precision":
-            new = _family(family, data, runs, cnn)
+            new = _family(family, data, runs, cnn, steps)
         else:
             with exact_float32():
-                new = _family(family, data, runs, cnn)
+                new = _family(family, data, runs, cnn, steps)
         if progress:
             print(f"[{family}: {len(new)} checks in {time.perf_counter() - t0:.1f} s]", file=sys.stderr, flush=True)
         rows += new
@@ -146,12 +156,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("families", nargs="*", metavar="FAMILY", help=f"any of {', '.join(FAMILIES)} (default: all)")
     parser.add_argument("--json", metavar="FILE", help="also write the settings and the rows as JSON")
+    parser.add_argument(
+        "--steps",
+        type=positive_int,
+        help="the train family's linear and MLP lockstep runs cut to this many steps (default: one epoch, 550)",
+    )
     parser.add_argument("--data-dir", default=None)
     return parser
 
 
 def _report(args, families) -> int:
-    rows, used = run_families(families, args.data_dir)
+    rows, used = run_families(families, args.data_dir, steps=args.steps)
     print(_header(used))
     print(format_table(rows, headers=HEADERS))
     bad = [r for r in rows if not r.as_expected]

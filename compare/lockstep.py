@@ -61,7 +61,8 @@ def lockstep(
 ) -> Lockstep:
     """Train scratch and tfimpl step by step through their public ``train_step``.
 
-    ``steps`` stops after that many steps instead of at the last epoch's end. ``swap=(i, j)`` feeds
+    ``steps`` stops after that many steps, in as many epochs as they take, instead of at the end of
+    ``epochs``. ``swap=(i, j)`` feeds
     TensorFlow batches ``i`` and ``j`` in the opposite order (the negative control, which needs only the
     first few steps to show).
     """
@@ -73,6 +74,8 @@ def lockstep(
     opt_tf = tf_optimizers.make_optimizer("sgd", recipe["learning_rate"])
     opt_tf.build(list(variables.values()))
     X, Y = data.train.images, one_hot(data.train.labels, dtype=dtype)  # X cast batch by batch, not copied whole
+    if steps is not None:
+        epochs = -(-steps // (len(X) // batch_size))
 
     @tf.function(input_signature=[tf.TensorSpec([batch_size, 784], dtype), tf.TensorSpec([batch_size, 10], dtype)])
     def tf_step(x, y):
@@ -120,12 +123,13 @@ def lockstep_rows(run: Lockstep, data: Datasets) -> list[Row]:
     return rows
 
 
-def train_rows(data: Datasets, dtypes=DTYPES, runs: dict | None = None) -> list[Row]:
-    """One epoch of lockstep training for both models and both dtypes. ``runs`` collects the :class:`Lockstep` s."""
+def train_rows(data: Datasets, dtypes=DTYPES, runs: dict | None = None, steps: int | None = None) -> list[Row]:
+    """Lockstep training for both models and both dtypes: one epoch, or ``steps`` steps. ``runs`` collects the
+    :class:`Lockstep` s."""
     rows = []
     for dtype in dtypes:
         for model in MODELS:
-            run = lockstep(data, model, dtype)
+            run = lockstep(data, model, dtype, steps=steps)
             if runs is not None:
                 runs[(model, dtype)] = run
             rows += lockstep_rows(run, data)
