@@ -38,6 +38,7 @@ and an implementation's *efficiency* is :math:`t_{\text{roofline}} / t_{\text{me
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import math
@@ -65,6 +66,7 @@ __all__ = [
     "physical_peak",
     "roofline_seconds",
     "step_bytes",
+    "tensorflow_loops",
 ]
 
 FLOAT32 = 4
@@ -195,28 +197,46 @@ def physical_peak(machine: dict | None = None) -> dict | None:
     }
 
 
+@functools.cache
+def tensorflow_loops(gpu: bool):
+    """``(gemm_loop, copy_loop, repeats)``: the timed graphs, traced once per process and device kind.
+
+    Their shapes are left open (``None``), so one trace serves every product and copy size, and a
+    report's second timing (at its end) traces nothing; XLA, on a GPU, still compiles each shape.
+    """
+    from tfimpl.backend import tf
+
+    repeats = 20 if gpu else 2
+    matrix, vector = tf.TensorSpec([None, None], tf.float32), tf.TensorSpec([None], tf.float32)
+
+    @tf.function(jit_compile=gpu, input_signature=[matrix, matrix])
+    def gemm_loop(a, b):
+        c = tf.zeros((), tf.float32)
+        for _ in tf.range(repeats):  # the carried scalar keeps each product from being hoisted
+            c = tf.reduce_sum(tf.matmul(a + c, b)[:1, :1]) * 0.0
+        return c
+
+    @tf.function(jit_compile=gpu, input_signature=[vector])
+    def copy_loop(x):
+        for _ in tf.range(repeats * 10):
+            x = x * 1.0000001  # read and write every element once
+        return x[:1]
+
+    return gemm_loop, copy_loop, repeats
+
+
 def _tensorflow_gemm_rates(device: str, seconds: float, shapes) -> dict[str, float]:
     """TensorFlow's float32 FLOP/s per product shape, ``repeats`` products inside one compiled loop."""
     from tfimpl.backend import tf
 
     gpu = device == "gpu"
-    repeats = 20 if gpu else 2
+    gemm_loop, _, repeats = tensorflow_loops(gpu)
     rates = {}
     with tf.device("/GPU:0" if gpu else "/CPU:0"):
         for m, k, n in shapes:
             a = tf.random.stateless_uniform((m, k), seed=(0, 1))
             b = tf.random.stateless_uniform((k, n), seed=(0, 2))
-
-            @tf.function(jit_compile=gpu)
-            def gemm_loop(a, b):
-                c = tf.zeros((), tf.float32)
-                for _ in tf.range(repeats):  # the carried scalar keeps each product from being hoisted
-                    c = tf.reduce_sum(tf.matmul(a + c, b)[:1, :1]) * 0.0
-                return c
-
-            rates[f"{m}x{k}x{n}"] = (
-                repeats * 2 * m * k * n / _best(lambda f=gemm_loop, a=a, b=b: f(a, b).numpy(), seconds)
-            )
+            rates[f"{m}x{k}x{n}"] = repeats * 2 * m * k * n / _best(lambda a=a, b=b: gemm_loop(a, b).numpy(), seconds)
     return rates
 
 
@@ -225,18 +245,11 @@ def _tensorflow_peaks(device: str, seconds: float, shapes) -> dict:
     from tfimpl.backend import tf
 
     gpu = device == "gpu"
-    repeats = 20 if gpu else 2
+    _, copy_loop, repeats = tensorflow_loops(gpu)
     with tf.device("/GPU:0" if gpu else "/CPU:0"):
 
         def copies(mib):
             x0 = tf.ones((int(mib * 2**20) // FLOAT32,))
-
-            @tf.function(jit_compile=gpu)
-            def copy_loop(x):
-                for _ in tf.range(repeats * 10):
-                    x = x * 1.0000001  # read and write every element once
-                return x[:1]
-
             return 2 * repeats * 10 * x0.shape[0] * FLOAT32 / _best(lambda: copy_loop(x0).numpy(), seconds / 4)
 
         bandwidth = [copies(mib) for mib in COPY_SIZES_MIB]

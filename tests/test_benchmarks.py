@@ -281,6 +281,14 @@ def _efficiencies(obj, path=""):
             yield from _efficiencies(v, f"{path}[{i}]")
 
 
+def test_the_tensorflow_peak_graphs_are_traced_once_for_all_shapes(report_run):
+    """The report timed its peaks twice (start and end), each over four products and four copy sizes: one
+    trace of each graph served them all (a trace per shape cost the report about 0.7 s a timing)."""
+    gemm_loop, copy_loop, _ = roofline.tensorflow_loops(False)
+    assert len(report_run[2]["peaks"]["cpu"]["timings"]) == 2
+    assert gemm_loop.experimental_get_tracing_count() == copy_loop.experimental_get_tracing_count() == 1
+
+
 def test_no_efficiency_exceeds_100_percent(report_run):
     """On a report run the roofline is a bound, batch 1,000 included, where a peak timed once on a busy machine was beaten."""
     _, rep, data = report_run
