@@ -62,9 +62,8 @@ def lockstep(
     """Train scratch and tfimpl step by step through their public ``train_step``.
 
     ``steps`` stops after that many steps, in as many epochs as they take, instead of at the end of
-    ``epochs``. ``swap=(i, j)`` feeds
-    TensorFlow batches ``i`` and ``j`` in the opposite order (the negative control, which needs only the
-    first few steps to show).
+    ``epochs``. ``swap=(i, j)`` feeds TensorFlow batches ``i`` and ``j`` in the opposite order (the
+    negative control, which needs only the first few steps to show).
     """
     recipe = LOCKSTEP_RECIPES[model]
     params0 = np_models.init_params(model, init=recipe["init"], seed=seed, dtype=dtype)
