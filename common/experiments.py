@@ -29,21 +29,22 @@ def random_integer_matrix(n: int = 10, seed: int = 0) -> np.ndarray:
             return A
 
 
-def snapshots_at(steps: Sequence[int], n_train: int, seed: int, *, train_batch, snapshot, batch_size: int = 100):
-    """Train batch by batch (the training loop's shuffled batches) and take ``snapshot()`` at each of ``steps``.
+def snapshots_at(steps: Sequence[int], n_train: int, seed: int, *, train_batches, snapshot, batch_size: int = 100):
+    """Train on the training loop's shuffled batches and take ``snapshot()`` at each of ``steps``.
 
-    The schedule shared by both packages' :func:`scratch.experiments.weight_snapshots`: ``train_batch(idx)`` runs one step on
-    the examples ``idx``. Returns ``[(step, *snapshot()), ...]`` in increasing step order.
+    The schedule shared by both packages' :func:`scratch.experiments.weight_snapshots`: ``train_batches(idx)``
+    trains one step on each row of ``idx``, ``(k, B)`` example ids, in order. Each ``idx`` runs up to the
+    next snapshot or the epoch's end, whichever comes first, so a twin may run it as one graph call.
+    Returns ``[(step, *snapshot()), ...]`` in increasing step order.
     """
     per_epoch = n_train // batch_size
-    out, done, epoch, batches = [], 0, None, None
+    out, done = [], 0
     for target in sorted(steps):
         while done < target:
-            e, i = divmod(done, per_epoch)
-            if e != epoch:  # one permutation per epoch, not one per step
-                epoch, batches = e, batch_indices(n_train, batch_size, seed, e)
-            train_batch(batches[i])
-            done += 1
+            epoch, i = divmod(done, per_epoch)
+            block = batch_indices(n_train, batch_size, seed, epoch)[i : i + target - done]  # ends with the epoch
+            train_batches(block)
+            done += len(block)
         out.append((done, *snapshot()))
     return out
 

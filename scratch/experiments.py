@@ -104,7 +104,7 @@ def weight_snapshots(
         steps,
         len(X),
         seed,
-        train_batch=lambda idx: train_step(params, opt, X[idx], T[idx]),
+        train_batches=lambda idx: [train_step(params, opt, X[rows], T[rows]) for rows in idx],  # a step a batch
         snapshot=lambda: (params["W1"].copy(), models.accuracy(params, data.test.images, data.test.labels)),
     )
 

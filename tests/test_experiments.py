@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from common.config import RunConfig
-from common.experiments import random_integer_matrix
+from common.data import batch_indices
+from common.experiments import random_integer_matrix, snapshots_at
 from scratch import experiments, models
 from scratch.cli import main as np_main
 from scratch.train import train
@@ -47,6 +48,20 @@ def test_weight_snapshots_follow_the_tutorial(mnist):
     accs = [a for _, _, a in snaps]
     assert accs[0] == 0.098 and np.all(snaps[0][1] == 0)  # zeros: class 0 everywhere
     assert accs[0] < accs[1] < accs[2] < accs[3] and accs[3] >= 0.915
+
+
+def test_snapshots_come_between_blocks_of_the_loops_batches():
+    """Blocks end at each snapshot and at each epoch's end (10 batches of 100 here); laid end to end they
+    are the training loop's batches, epoch after epoch."""
+    blocks = []
+    out = snapshots_at(
+        (0, 1, 12, 15), 1000, 0, train_batches=blocks.append, snapshot=lambda: (len(blocks),), batch_size=100
+    )
+    assert [s for s, _ in out] == [0, 1, 12, 15] and [n for _, n in out] == [0, 1, 3, 4]
+    assert [len(b) for b in blocks] == [1, 9, 2, 3]
+    taken = np.concatenate(blocks)
+    loop = np.concatenate([batch_indices(1000, 100, 0, 0), batch_indices(1000, 100, 0, 1)])
+    np.testing.assert_array_equal(taken, loop[:15])
 
 
 def test_learned_inverse_is_close_to_numpy_inv():

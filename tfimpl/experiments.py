@@ -19,6 +19,7 @@ from common.labels import one_hot
 
 from . import models
 from .backend import tf
+from .compiled import make_train_function
 from .optimizers import Adagrad, make_optimizer
 from .train import train, train_step
 
@@ -88,13 +89,14 @@ def weight_snapshots(
     params = models.init_params("linear", init="zeros", dtype=data.train.images.dtype)
     opt = make_optimizer("sgd", learning_rate)
     opt.build(list(params.values()))
-    X, T = data.train.images, one_hot(data.train.labels, dtype=data.train.images.dtype)
-    step = tf.function(lambda x, y: train_step(params, opt, x, y))
+    X, T = tf.constant(data.train.images), tf.constant(one_hot(data.train.labels, dtype=data.train.images.dtype))
+    # the batches between two snapshots as one graph call, as tfimpl.train runs its steps
+    run_steps = make_train_function(lambda x, y: train_step(params, opt, x, y), X, T, 100)
     return registry.snapshots_at(
         steps,
-        len(X),
+        len(data.train),
         seed,
-        train_batch=lambda idx: step(X[idx], T[idx]),
+        train_batches=run_steps,
         snapshot=lambda: (params["W1"].numpy(), models.accuracy(params, data.test.images, data.test.labels)),
     )
 
