@@ -173,7 +173,7 @@ def run_report(
     batch_sizes = tuple(batch_sizes)
     out = check_out_dir(out, run_folder=False)
     data = load_mnist(dtype=np.float32)
-    case_list = list(workloads.cases(tuple(operations), tuple(implementations), tuple(models), tuple(batch_sizes)))
+    case_list = list(workloads.cases(tuple(operations), tuple(implementations), tuple(models), batch_sizes))
     if not workloads.tensorflow_available():
         case_list = [c for c in case_list if c.implementation == "scratch"]
     # The peaks are timed at the start and again at the end, each product for at least 0.3 s: a busy
