@@ -18,6 +18,7 @@ is :func:`common.geometry.window`'s. See ``docs/math.md#convolution-by-hand``.
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from common.geometry import check_conv, check_pool, window
 
@@ -47,17 +48,15 @@ def im2col(x: np.ndarray, kh: int, kw: int, stride: int = 1, padding: str = "sam
 
     Row :math:`(n, i, j)` holds :math:`x^{\text{pad}}_{n,\,si+p,\,sj+q,\,c}` for all :math:`(p, q, c)` in
     that order, the order of ``W.reshape(kh * kw * C, c_out)``; so ``im2col(x) @ W.reshape(-1, c_out)`` is the
-    convolution. Built by ``kh * kw`` strided copies, one per kernel offset :math:`(p, q)`: each copies the
-    pixels that offset sees in every window at once. Each pixel lands in up to ``kh * kw`` rows: for 5x5
-    kernels at stride 1 the matrix is 25 times the image's size, which is im2col's price.
+    convolution. ``sliding_window_view`` first *views* every window, ``(N, Ho, Wo, C, kh, kw)``, without
+    copying a pixel (the same memory read with other strides); the transpose puts each window's numbers in
+    the order ``(p, q, c)``, and the final reshape is the one copy. Each pixel lands in up to ``kh * kw`` rows:
+    for 5x5 kernels at stride 1 the matrix is 25 times the image's size, which is im2col's price.
     """
     xp, ho, wo = _padded(x, kh, kw, stride, padding)
     n, c = x.shape[0], x.shape[3]
-    cols = np.empty((n, ho, wo, kh, kw, c), dtype=x.dtype)
-    for p in range(kh):
-        for q in range(kw):
-            cols[:, :, :, p, q, :] = xp[:, p : p + stride * ho : stride, q : q + stride * wo : stride, :]
-    return cols.reshape(n * ho * wo, kh * kw * c)
+    windows = sliding_window_view(xp, (kh, kw), axis=(1, 2))[:, ::stride, ::stride]  # (N, Ho, Wo, C, kh, kw)
+    return windows.transpose(0, 1, 2, 4, 5, 3).reshape(n * ho * wo, kh * kw * c)
 
 
 def col2im(cols: np.ndarray, x_shape: tuple, kh: int, kw: int, stride: int = 1, padding: str = "same") -> np.ndarray:
