@@ -7,7 +7,7 @@ rest is small, so expect about 1.5x. Print the ratio (median of 7 timings of eac
 
     python -m benchmarks.bench_curvature
 
-or time them with pytest-benchmark: ``pytest benchmarks/bench_curvature.py --benchmark-enable --benchmark-only``.
+or time them with pytest-benchmark: ``pytest -n 0 benchmarks/bench_curvature.py --benchmark-enable --benchmark-only``.
 The report (``python -m benchmarks report``) does not include them yet.
 """
 

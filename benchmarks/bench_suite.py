@@ -6,7 +6,7 @@ and checks what it computed afterwards (see :mod:`benchmarks.workloads`).
 
 Timed (on demand; minutes)::
 
-    pytest benchmarks/bench_suite.py --benchmark-enable --benchmark-only -k "train_step and mlp"
+    pytest -n 0 benchmarks/bench_suite.py --benchmark-enable --benchmark-only -k "train_step and mlp"
 
 CI runs it with ``--benchmark-disable`` (the default in ``pyproject.toml``) as a smoke test: the cases
 come from :func:`benchmarks.conftest.smoke_cases`, each run once. The GPU appears as a device parameter

@@ -95,12 +95,17 @@ def pytest_knows(config, option: str) -> bool:
     return True
 
 
+#: The short options the README uses that take a value, and the long name pytest knows each by.
+SHORT_WITH_VALUE = {"-k": "--keyword", "-m": "--markexpr", "-n": "--numprocesses"}
+
+
 def check_pytest(args: list[str], config) -> None:
     skip_value = False
     for arg in args:
-        if skip_value:  # the expression of -k or -m
+        if skip_value:  # the value of -k, -m or -n
             skip_value = False
-        elif arg in ("-k", "-m"):
+        elif arg in SHORT_WITH_VALUE:
+            assert pytest_knows(config, SHORT_WITH_VALUE[arg]), f"pytest does not know {arg}"
             skip_value = True
         elif arg.startswith("-"):
             assert pytest_knows(config, arg.split("=")[0]), f"pytest does not know {arg}"
@@ -161,4 +166,7 @@ def test_the_check_can_fail(parse_only, monkeypatch, request):
     with pytest.raises(AssertionError, match="pytest does not know --benchmark-enabled"):
         check_pytest(["--benchmark-enabled"], request.config)
     assert pytest_knows(request.config, "--benchmark-enable")  # a plugin's option is found
+    with pytest.raises(AssertionError, match="pytest does not know -j"):
+        check_pytest(["-j", "2"], request.config)
+    check_pytest(["-n", "0", "tests/math"], request.config)  # xdist's -n, and its value skipped
     assert readme_commands("```bash\n.venv/bin/python -m compare  # the main job\n```") == [f"{VENV_PYTHON} -m compare"]
