@@ -50,13 +50,14 @@ def im2col(x: np.ndarray, kh: int, kw: int, stride: int = 1, padding: str = "sam
     that order, the order of ``W.reshape(kh * kw * C, c_out)``; so ``im2col(x) @ W.reshape(-1, c_out)`` is the
     convolution. ``sliding_window_view`` first *views* every window, ``(N, Ho, Wo, C, kh, kw)``, without
     copying a pixel (the same memory read with other strides); the transpose puts each window's numbers in
-    the order ``(p, q, c)``, and the final reshape is the one copy. Each pixel lands in up to ``kh * kw`` rows:
-    for 5x5 kernels at stride 1 the matrix is 25 times the image's size, which is im2col's price.
+    the order ``(p, q, c)``, and ``np.array`` makes the one copy (a new, writable array). Each pixel lands in
+    up to ``kh * kw`` rows: for 5x5 kernels at stride 1 the matrix is 25 times the image's size, which is
+    im2col's price.
     """
     xp, ho, wo = _padded(x, kh, kw, stride, padding)
     n, c = x.shape[0], x.shape[3]
     windows = sliding_window_view(xp, (kh, kw), axis=(1, 2))[:, ::stride, ::stride]  # (N, Ho, Wo, C, kh, kw)
-    return windows.transpose(0, 1, 2, 4, 5, 3).reshape(n * ho * wo, kh * kw * c)
+    return np.array(windows.transpose(0, 1, 2, 4, 5, 3)).reshape(n * ho * wo, kh * kw * c)
 
 
 def col2im(cols: np.ndarray, x_shape: tuple, kh: int, kw: int, stride: int = 1, padding: str = "same") -> np.ndarray:
@@ -64,7 +65,8 @@ def col2im(cols: np.ndarray, x_shape: tuple, kh: int, kw: int, stride: int = 1, 
 
     ``(N * Ho * Wo, kh * kw * C) -> (N, H, W, C)``. A pixel that sat in several windows receives the sum of
     their gradients (the scatter-add, ``+=``; overwriting would keep only the last window's); the padding's
-    share is dropped.
+    share is dropped. Unlike :func:`im2col` it has no view to lean on (overlapping windows must be *summed*),
+    so it adds one kernel offset :math:`(p, q)` at a time: ``kh * kw`` strided additions.
     """
     n, h, w, c = x_shape
     ho, top, bottom = window(h, kh, stride, padding)

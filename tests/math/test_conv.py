@@ -60,6 +60,15 @@ def test_output_sizes_are_tensorflows(size, k, stride, padding, out):
     assert conv.conv2d_forward(x, W, b, stride, padding)[0].shape == (1, out, out, 2)
 
 
+@pytest.mark.parametrize("k", [1, 5])
+def test_im2col_is_a_new_writable_array(k):
+    """Built from a read-only view of the windows, it must still come back as its own array: for a 1x1 kernel
+    the transposed view is already contiguous, where a copy "only if needed" would hand back the view."""
+    x = _draw((2, 6, 6, 3), 6)
+    cols = conv.im2col(x, k, k)
+    assert cols.flags.writeable and not np.shares_memory(cols, x)
+
+
 @pytest.mark.parametrize("case", CASES)
 def test_col2im_is_the_adjoint_of_im2col(case):
     """<im2col(x), C> = <x, col2im(C)> for every x and C: col2im is im2col's transpose, which is what the backward
