@@ -61,8 +61,8 @@ def _family(name: str, data, runs: dict, cnn: dict, steps: int | None) -> list:
     ``steps`` cuts the linear and MLP lockstep runs short of their epoch."""
     from . import checks, controls, conv, curvature, layers, lockstep, precision
 
-    if name == "crossload" and not runs:
-        lockstep.train_rows(data, runs=runs)
+    if name == "crossload" and not runs:  # crossload without train: its lockstep runs, as --steps cuts them
+        lockstep.train_rows(data, runs=runs, steps=steps)
     if name in ("train", "crossload") and not cnn:
         cnn["train"], cnn["crossload"] = conv.cnn_train_rows(data)
     table = {
