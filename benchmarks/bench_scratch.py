@@ -1,7 +1,8 @@
 """NumPy by hand: one training step at batch 100 for each model, and loading MNIST.
 
-Run with timings: ``pytest -n 0 benchmarks/bench_scratch.py --benchmark-enable --benchmark-only``. Targets on the 2-core CI
-machine (issue 2): linear >= 8,000 steps/s, MLP 784-300-10 >= 1,200 steps/s, loading <= 1 s.
+Run with timings: ``pytest -n 0 benchmarks/bench_scratch.py --benchmark-enable --benchmark-only``.
+Targets on the 2-core CI machine (issue 2): linear >= 8,000 steps/s, MLP 784-300-10 >= 1,200 steps/s,
+loading <= 1 s.
 """
 
 from __future__ import annotations
