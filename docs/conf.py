@@ -81,7 +81,7 @@ mathjax2_config = {
     "HTML-CSS": {"availableFonts": ["STIX-Web"], "preferredFont": "STIX-Web", "webFont": "STIX-Web", "imageFont": None},
     # The config's fast preview typesets every equation twice, a rough pass and then the real one: without it
     # the math page (426 equations) is fully typeset in about half the time (headless Chromium here: 9-11 s
-    # -> 5 s). The assistive MathML, which screen readers read, stays on.
+    # -> 4-6 s). The assistive MathML, which screen readers read, stays on.
     "fast-preview": {"disabled": True},
 }
 
