@@ -252,3 +252,35 @@ def test_the_fast_tier_needs_no_tensorflow_no_subprocess_and_no_notebook():
     assert len(files) > 5
     bad = {p.name: sorted(_imported_roots(p) & FAST_TIER_FORBIDDEN) for p in files}
     assert not {k: v for k, v in bad.items() if v}
+
+
+# --- the suite's workers ---------------------------------------------------------------------------------
+
+GB = 10**9
+
+
+@pytest.mark.parametrize(
+    ("cores", "available", "workers"),
+    [
+        (2, 20 * GB, 2),  # this machine: two cores, the memory for two
+        (16, 100 * GB, 2),  # never more than the count the suite is measured with
+        (1, 20 * GB, 0),  # one core: one process, serially
+        (2, 4 * GB, 0),  # two cores but memory for one worker: serially, within 2.6 GB
+        (8, 6 * GB, 2),
+        (2, 0, 0),  # memory that cannot be read counts as none
+    ],
+)
+def test_auto_runs_two_workers_only_with_two_cores_and_the_memory_for_both(cores, available, workers):
+    from conftest import WORKER_MEMORY_BYTES, workers_for
+
+    assert WORKER_MEMORY_BYTES >= 2.6 * GB  # at least the largest worker's measured peak
+    assert workers_for(cores, available) == workers
+
+
+@pytest.mark.skipif(not Path("/proc/meminfo").exists(), reason="no /proc/meminfo: -n auto runs serially here")
+def test_the_free_memory_is_read_so_two_cores_get_two_workers():
+    """A misread would count as no memory and quietly run the suite serially, at twice the time."""
+    from conftest import available_memory
+
+    total = int(next(v for k, v in (ln.split(":") for ln in open("/proc/meminfo")) if k == "MemTotal").split()[0])
+    assert 0 < available_memory() <= total * 1024
