@@ -162,11 +162,13 @@ def conv2d_backward(dout: np.ndarray, cache: tuple, *, need_dx: bool = True):
     return dx, dW, db
 
 
-def _windows(x: np.ndarray) -> np.ndarray:
-    """The 2x2 windows of ``x: (N, H, W, C)`` as ``(N, H//2, W//2, C, 4)``, each window in row-major order."""
-    n, h, w, c = x.shape
-    x = x[:, : h // 2 * 2, : w // 2 * 2, :].reshape(n, h // 2, 2, w // 2, 2, c)
-    return x.transpose(0, 1, 3, 5, 2, 4).reshape(n, h // 2, w // 2, c, 4)
+#: The four pixels of a 2x2 window, ``(p, q)`` in row-major order: a window's argmax is an index into this.
+POOL_OFFSETS = ((0, 0), (0, 1), (1, 0), (1, 1))
+
+
+def _corners(x: np.ndarray, ho: int, wo: int) -> list[np.ndarray]:
+    """For each offset in :data:`POOL_OFFSETS`, the view ``x[:, 2i+p, 2j+q, :]``: four ``(N, ho, wo, C)`` views."""
+    return [x[:, p : 2 * ho : 2, q : 2 * wo : 2, :] for p, q in POOL_OFFSETS]
 
 
 def max_pool_forward(x: np.ndarray) -> tuple[np.ndarray, tuple]:
@@ -176,13 +178,18 @@ def max_pool_forward(x: np.ndarray) -> tuple[np.ndarray, tuple]:
 
         \text{out}_{n,i,j,c} = \max_{p,q \in \{0,1\}} x_{n,\,2i+p,\,2j+q,\,c}
 
-    ``(N, H, W, C) -> (N, H//2, W//2, C)``. The cache keeps, per output, which of the four pixels won
-    (``argmax``: on a tie, the first in row-major order, top-left before top-right before bottom-left).
+    ``(N, H, W, C) -> (N, H//2, W//2, C)``: the elementwise max of four strided views of ``x``, one per
+    pixel of the window (no copy until the max). The cache keeps, per output, which of the four won, as
+    an index into :data:`POOL_OFFSETS` (``argmax``'s rule on a tie: the first in row-major order,
+    top-left before top-right before bottom-left).
     """
     check_pool(x.shape)
-    win = _windows(x)  # (N, Ho, Wo, C, 4)
-    arg = win.argmax(axis=-1)  # (N, Ho, Wo, C), the first maximum on ties
-    out = np.take_along_axis(win, arg[..., None], axis=-1)[..., 0]
+    ho, wo = x.shape[1] // 2, x.shape[2] // 2
+    corners = _corners(x, ho, wo)  # four (N, Ho, Wo, C) views
+    out = np.maximum(np.maximum(corners[0], corners[1]), np.maximum(corners[2], corners[3]))
+    arg = np.full(out.shape, 3, dtype=np.int8)  # (N, Ho, Wo, C): the last corner, unless an earlier one won
+    for k in (2, 1, 0):  # the earliest winner is written last
+        arg[corners[k] == out] = k
     return out, (arg, x.shape)
 
 
@@ -191,18 +198,15 @@ def max_pool_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
 
     The max is locally the identity of its winner and ignores the rest. On a tie TensorFlow's CPU kernel,
     like this one, gives it all to the first maximum in row-major order (``tests/test_cnn_twins.py`` and ``python -m compare layers`` check
-    the two agree on tied windows). ``(N, Ho, Wo, C) -> (N, H, W, C)``.
+    the two agree on tied windows). ``(N, Ho, Wo, C) -> (N, H, W, C)``: each of the four strided views of
+    ``dx`` gets ``dout`` where its pixel won.
 
     See ``docs/math.md#convolution-by-hand``.
     """
     arg, (n, h, w, c) = cache
-    dwin = np.zeros((*dout.shape, 4), dtype=dout.dtype)  # (N, Ho, Wo, C, 4)
-    np.put_along_axis(dwin, arg[..., None], dout[..., None], axis=-1)
-    ho, wo = h // 2, w // 2
     dx = np.zeros((n, h, w, c), dtype=dout.dtype)
-    dx[:, : 2 * ho, : 2 * wo, :] = (
-        dwin.reshape(n, ho, wo, c, 2, 2).transpose(0, 1, 4, 2, 5, 3).reshape(n, 2 * ho, 2 * wo, c)
-    )
+    for k, corner in enumerate(_corners(dx, h // 2, w // 2)):  # views: writing them writes dx
+        np.copyto(corner, dout, where=arg == k)  # dout where this pixel won; the zeros stay elsewhere
     return dx
 
 
