@@ -162,13 +162,13 @@ def conv2d_backward(dout: np.ndarray, cache: tuple, *, need_dx: bool = True):
     return dx, dW, db
 
 
-#: The four pixels of a 2x2 window, ``(p, q)`` in row-major order: a window's argmax is an index into this.
-POOL_OFFSETS = ((0, 0), (0, 1), (1, 0), (1, 1))
+# The four pixels of a 2x2 window, (p, q) in row-major order: max-pooling's winner is an index into these.
+_POOL_OFFSETS = ((0, 0), (0, 1), (1, 0), (1, 1))
 
 
 def _corners(x: np.ndarray, ho: int, wo: int) -> list[np.ndarray]:
-    """For each offset in :data:`POOL_OFFSETS`, the view ``x[:, 2i+p, 2j+q, :]``: four ``(N, ho, wo, C)`` views."""
-    return [x[:, p : 2 * ho : 2, q : 2 * wo : 2, :] for p, q in POOL_OFFSETS]
+    """For each window offset ``(p, q)``, the view ``x[:, 2i+p, 2j+q, :]``: four ``(N, ho, wo, C)`` views."""
+    return [x[:, p : 2 * ho : 2, q : 2 * wo : 2, :] for p, q in _POOL_OFFSETS]
 
 
 def max_pool_forward(x: np.ndarray) -> tuple[np.ndarray, tuple]:
@@ -179,9 +179,9 @@ def max_pool_forward(x: np.ndarray) -> tuple[np.ndarray, tuple]:
         \text{out}_{n,i,j,c} = \max_{p,q \in \{0,1\}} x_{n,\,2i+p,\,2j+q,\,c}
 
     ``(N, H, W, C) -> (N, H//2, W//2, C)``: the elementwise max of four strided views of ``x``, one per
-    pixel of the window (no copy until the max). The cache keeps, per output, which of the four won, as
-    an index into :data:`POOL_OFFSETS` (``argmax``'s rule on a tie: the first in row-major order,
-    top-left before top-right before bottom-left).
+    pixel of the window (no copy until the max). The cache keeps, per output, which of the four won: 0
+    top-left, 1 top-right, 2 bottom-left, 3 bottom-right, and on a tie the first of them (``argmax``'s rule,
+    and TensorFlow's).
     """
     check_pool(x.shape)
     ho, wo = x.shape[1] // 2, x.shape[2] // 2
