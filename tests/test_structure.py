@@ -282,5 +282,6 @@ def test_the_free_memory_is_read_so_two_cores_get_two_workers():
     """A misread would count as no memory and quietly run the suite serially, at twice the time."""
     from conftest import available_memory
 
-    total = int(next(v for k, v in (ln.split(":") for ln in open("/proc/meminfo")) if k == "MemTotal").split()[0])
+    fields = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
+    total = int(fields["MemTotal"].split()[0])  # kB
     assert 0 < available_memory() <= total * 1024
