@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 
 from common.data import load_mnist
+from common.host import memory_bytes, usable_cores
 
 #: Set for the workers (a value already in the environment wins): read by OpenBLAS and TensorFlow when they
 #: start, which in a worker is after it inherits this environment.
@@ -48,22 +49,11 @@ def workers_for(cores: int, available_bytes: int) -> int:
     return n if n >= 2 else 0
 
 
-def available_memory() -> int:
-    """Bytes the kernel could hand out now (``MemAvailable``); 0 where it cannot be read."""
-    try:
-        with open("/proc/meminfo") as f:
-            fields = dict(line.split(":", 1) for line in f)
-        return int(fields["MemAvailable"].split()[0]) * 1024
-    except (OSError, KeyError, ValueError):
-        return 0
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_xdist_auto_num_workers(config):
     if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):  # the user's own count: xdist's hook reads it
         return None
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return workers_for(cores, available_memory())
+    return workers_for(usable_cores(), memory_bytes("MemAvailable") or 0)  # memory unread counts as none
 
 
 def pytest_configure(config):

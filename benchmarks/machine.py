@@ -10,26 +10,17 @@ from pathlib import Path
 
 import numpy as np
 
+from common.host import memory_bytes, proc_field, usable_cores
+
 __all__ = ["blas_threads", "cpu_clock", "describe_machine", "machine_line"]
 
 
-def _proc_field(path: str, key: str) -> str | None:
-    """The value of the first ``key: value`` line of a ``/proc`` file; None where there is none."""
-    try:
-        for line in Path(path).read_text().splitlines():
-            if line.startswith(key):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return None
-
-
 def _cpu_model() -> str:
-    return _proc_field("/proc/cpuinfo", "model name") or platform.processor() or platform.machine()
+    return proc_field("/proc/cpuinfo", "model name") or platform.processor() or platform.machine()
 
 
 def _cpu_flags() -> list[str]:
-    flags = set((_proc_field("/proc/cpuinfo", "flags") or "").split())
+    flags = set((proc_field("/proc/cpuinfo", "flags") or "").split())
     return [f for f in ("avx2", "fma", "avx512f", "avx512_bf16", "amx_tile") if f in flags]
 
 
@@ -138,15 +129,11 @@ def _tensorflow() -> dict:
 
 def describe_machine() -> dict:
     """A JSON-ready description of this machine and software."""
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count()
     return {
         "cpu": _cpu_model(),
         "cpu_flags": _cpu_flags(),
         "cores": os.cpu_count(),
-        "usable_cores": usable,
+        "usable_cores": usable_cores(),
         "memory_gib": _memory_gib(),
         "python": platform.python_version(),
         "numpy": np.__version__,
@@ -157,8 +144,8 @@ def describe_machine() -> dict:
 
 
 def _memory_gib() -> float | None:
-    total = _proc_field("/proc/meminfo", "MemTotal")  # "24632812 kB"
-    return round(int(total.split()[0]) / 2**20, 1) if total else None
+    total = memory_bytes("MemTotal")
+    return round(total / 2**30, 1) if total else None
 
 
 def machine_line(m: dict) -> str:

@@ -280,8 +280,8 @@ def test_auto_runs_two_workers_only_with_two_cores_and_the_memory_for_both(cores
 @pytest.mark.skipif(not Path("/proc/meminfo").exists(), reason="no /proc/meminfo: -n auto runs serially here")
 def test_the_free_memory_is_read_so_two_cores_get_two_workers():
     """A misread would count as no memory and quietly run the suite serially, at twice the time."""
-    from conftest import available_memory
+    from common.host import memory_bytes
 
     fields = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
     total = int(fields["MemTotal"].split()[0])  # kB
-    assert 0 < available_memory() <= total * 1024
+    assert 0 < memory_bytes("MemAvailable") <= total * 1024
