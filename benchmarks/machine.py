@@ -10,13 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from common.host import memory_bytes, proc_field, usable_cores
+from common.host import cpu_model, memory_bytes, proc_field, usable_cores
 
 __all__ = ["blas_threads", "cpu_clock", "describe_machine", "machine_line"]
-
-
-def _cpu_model() -> str:
-    return proc_field("/proc/cpuinfo", "model name") or platform.processor() or platform.machine()
 
 
 def _cpu_flags() -> list[str]:
@@ -130,7 +126,7 @@ def _tensorflow() -> dict:
 def describe_machine() -> dict:
     """A JSON-ready description of this machine and software."""
     return {
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "cpu_flags": _cpu_flags(),
         "cores": os.cpu_count(),
         "usable_cores": usable_cores(),

@@ -1,15 +1,16 @@
 """What this machine offers, as the kernel tells it: ``/proc`` fields, the usable cores, the memory.
 
-Read by the benchmarks' machine description (``benchmarks/machine.py``) and by the test suite's choice of
-worker processes (``conftest.py``).
+Read by the benchmarks' machine description (``benchmarks/machine.py``), by the seed table's note of
+where it ran (``compare/seeds.py``) and by the test suite's choice of worker processes (``conftest.py``).
 """
 
 from __future__ import annotations
 
 import os
+import platform
 from pathlib import Path
 
-__all__ = ["memory_bytes", "proc_field", "usable_cores"]
+__all__ = ["cpu_model", "memory_bytes", "proc_field", "usable_cores"]
 
 
 def proc_field(path: str, key: str) -> str | None:
@@ -21,6 +22,11 @@ def proc_field(path: str, key: str) -> str | None:
     except OSError:
         pass
     return None
+
+
+def cpu_model() -> str:
+    """The processor's name (``Intel(R) Xeon(R) Processor``), or the platform's word for it."""
+    return proc_field("/proc/cpuinfo", "model name") or platform.processor() or platform.machine()
 
 
 def usable_cores() -> int:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +42,7 @@ from common.cli import one_line_errors
 from common.config import CNN_RECIPE, RunConfig
 from common.data import Datasets, load_mnist
 from common.files import atomic_write_bytes
+from common.host import cpu_model, usable_cores
 
 __all__ = ["RECIPES", "Recipe", "main", "markdown", "mcnemar", "readme_block", "run_seeds"]
 
@@ -135,6 +137,7 @@ def run_seeds(recipes=tuple(RECIPES), seeds: int = 5, *, data: Datasets | None =
     from tqdm import tqdm
 
     data = load_mnist(dtype=np.float32) if data is None else data
+    started = time.perf_counter()
     jobs = [(r, s, t) for r in recipes for s in range(seeds) for t in ("scratch", "tfimpl")]
     right = {}
     for recipe, seed, twin in tqdm(jobs, desc="seeds", unit="run", disable=not progress):
@@ -169,7 +172,8 @@ def run_seeds(recipes=tuple(RECIPES), seeds: int = 5, *, data: Datasets | None =
     control = None
     if {"linear", "mlp"} <= set(recipes):
         control = mcnemar(right["linear", 0, "scratch"], right["mlp", 0, "scratch"])
-    return {"rows": rows, "control": control}
+    machine = f"{cpu_model()}, {usable_cores()} usable cores"
+    return {"rows": rows, "control": control, "machine": machine, "seconds": time.perf_counter() - started}
 
 
 def _on_first(right: dict, recipe: str, seeds: int) -> list[float] | None:
@@ -206,6 +210,8 @@ def readme_block(result: dict) -> str:
             f"Positive control, linear against MLP (seed 0, scratch): b = {c['b']}, c = {c['c']}, p = {c['p']:.2g}"
             f" ({'significant' if c['p'] < SIGNIFICANCE else '**not significant: the test sees nothing**'}).",
         ]
+    runs = 2 * len(result["rows"]) * (result["rows"][0]["seeds"] if result["rows"] else 0)
+    lines += ["", f"Measured on {result['machine']}: {runs} trainings in {result['seconds'] / 60:.0f} minutes."]
     return "\n".join(lines)
 
 

@@ -66,6 +66,8 @@ def test_the_tables_are_generated_into_the_readme_block(short_seeds):
     text = seeds.replace_block("intro\n<!-- seeds -->\nold\n<!-- end seeds -->\nrest\n", block)
     assert text == f"intro\n<!-- seeds -->\n{block}\n<!-- end seeds -->\nrest\n"
     assert "Positive control" in block and "significant" in block
+    # where and how long it ran: 2 recipes x 2 seeds x 2 twins
+    assert f"Measured on {short_seeds['machine']}: 8 trainings in " in block and "usable cores" in block
     assert block in seeds.markdown(short_seeds, "test")
     with pytest.raises(ValueError, match="exactly one"):
         seeds.replace_block("no markers here", block)
