@@ -387,6 +387,39 @@ def test_centred_pairs_cancel_a_steady_drift(monkeypatch, mnist):
     assert max(loops) / max(steps) < 0.9  # negative control: best of each, a drift reads as a slow loop
 
 
+def test_the_step_rate_counts_the_slow_calls_as_the_loop_does(monkeypatch):
+    """Three calls of 1 ms and one of 5 ms, 10 steps each: 40 steps in 8 ms is 5,000 steps/s, the figure a
+    loop meeting the same stall reports; the median call (1 ms), the old reading, would say 10,000."""
+    from types import SimpleNamespace
+
+    from benchmarks import loop
+
+    now, calls = [0.0], []
+
+    def run():
+        calls.append(None)
+        now[0] += 0.005 if len(calls) % 4 == 0 else 0.001
+        return "result"
+
+    checked = []
+    w = SimpleNamespace(steps=10, warm_up=lambda n: None, run=run, check=checked.append)
+    monkeypatch.setattr(loop.time, "perf_counter", lambda: now[0])
+    assert loop._step_rate(w, 0.008) == pytest.approx(5000)
+    assert len(calls) == 4 and checked == ["result"]
+
+
+def test_each_step_window_lasts_as_long_as_the_train_run_before_it(monkeypatch, mnist):
+    from benchmarks import loop
+
+    windows = []
+    rates = iter([1000.0, 100.0, 4000.0])  # 1,100 steps: 1.1 s, 11 s, 0.275 s (under the 0.5 s floor)
+    monkeypatch.setattr(loop, "_step_rate", lambda w, seconds: windows.append(seconds) or 1000.0)
+    monkeypatch.setattr(loop, "_train_rate", lambda impl, model, data, steps: next(rates))
+    monkeypatch.setattr(loop, "build", lambda case, data: None)
+    loop.loop_rows(mnist, implementations=("scratch",), models=("linear",), pairs=3, steps=1100, step_seconds=0.5)
+    assert windows == pytest.approx([0.5, 1.1, 11.0, 0.5])
+
+
 def test_step_bytes_count_the_least_traffic():
     # linear forward at batch 1: read the image (784) and W and b (7850), write the logits (10)
     assert roofline.step_bytes("linear", 1, "forward") == 4 * (784 + 7850 + 10)
