@@ -7,7 +7,8 @@ start, SGD at 0.1, softmax cross-entropy):
   over and over for a window as long as the ``train`` run before it (at least :data:`STEP_SECONDS`);
 * ``train``: the twin's own ``train(config)``, the loop behind ``python -m <twin> train``, with its
   shuffling, logging, divergence checks and per-epoch validation, reporting its steady-state steps/s
-  (compilation apart, :mod:`common.runs`).
+  (compilation apart, :mod:`common.runs`), for whole epochs lasting about a second
+  (:func:`loop_steps_for`).
 
 Both are read the same way: every step in the window over the window's whole time. ``train`` can only
 be read so (``steps / train_seconds``); the step's rate used to be the median call's, which leaves out the
@@ -36,6 +37,7 @@ the sweep, and their garbage). What is left between the two is the machine's dri
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 import time
@@ -52,13 +54,37 @@ from .machine import blas_threads, describe_machine, machine_line
 from .report_md import loop_table
 from .workloads import INIT_STD, LEARNING_RATE, Case
 
-__all__ = ["LOOP_STEPS", "MODELS", "PAIRS", "STEP_SECONDS", "TARGET", "loop_rows", "loop_rows_in_fresh_process", "main"]
+__all__ = [
+    "LOOP_SECONDS",
+    "MIN_EPOCHS",
+    "MODELS",
+    "PAIRS",
+    "STEP_SECONDS",
+    "TARGET",
+    "loop_rows",
+    "loop_rows_in_fresh_process",
+    "loop_steps_for",
+    "main",
+]
 
-LOOP_STEPS = 1100  # two epochs at batch 100: the loop's validation and logging are in the figure
+LOOP_SECONDS = 1.0  # a train run lasts about this long or more: a VM's bursts of 10-100 ms average out in it
+MIN_EPOCHS = 2  # whole epochs, at least two: the loop's per-epoch validation and its logging are in the figure
 TARGET = 0.9
 PAIRS = 9  # five left a quiet median at 0.84 once (pair ratios 0.76-1.07); nine gave 0.93 (0.91-1.00)
 STEP_SECONDS = 0.5  # the first window, and the shortest: about one loop run of the linear model
 MODELS = ("linear", "mlp")
+
+
+def loop_steps_for(step_rate: float, per_epoch: int) -> int:
+    """Steps for one ``train`` run: whole epochs, at least :data:`MIN_EPOCHS`, lasting about
+    :data:`LOOP_SECONDS` at ``step_rate`` steps/s (or more).
+
+    Two epochs of the linear model last 0.3 s on a 2-core Xeon, and its pair ratios then ranged from 0.67
+    to 1.6: two passes of the same table put its median 18% apart. Eight epochs (1.1-1.45 s) gave 0.87-1.04
+    and two medians 0.5% apart (scratch; XLA 0.93-1.24, 1.5% apart), 9 pairs each. The MLP's two epochs
+    already last about 2 s.
+    """
+    return per_epoch * max(MIN_EPOCHS, math.ceil(LOOP_SECONDS * step_rate / per_epoch))
 
 
 def _train_rate(impl: str, model: str, data: Datasets, steps: int) -> float:
@@ -95,7 +121,7 @@ def loop_rows(
     implementations=("scratch", "tfimpl-xla"),
     models=MODELS,
     pairs: int = PAIRS,
-    steps: int = LOOP_STEPS,
+    steps: int | None = None,
     step_seconds: float = STEP_SECONDS,
 ) -> list[dict]:
     """``train`` steps/s against ``train_step`` steps/s, in centred pairs; the median ratio and its spread."""
@@ -107,11 +133,12 @@ def loop_rows(
         ]
 
 
-def _rows(impl: str, models, data: Datasets, pairs: int, loop_steps: int, step_seconds: float) -> list[dict]:
+def _rows(impl: str, models, data: Datasets, pairs: int, steps_given: int | None, step_seconds: float) -> list[dict]:
     rows = []
     for model in models:
         w = build(Case("train_step", impl, model, 100), data)
         steps, loops = [_step_rate(w, step_seconds)], []
+        loop_steps = steps_given or loop_steps_for(steps[0], len(data.train.images) // 100)
         for _ in range(pairs):
             loops.append(_train_rate(impl, model, data, loop_steps))
             steps.append(_step_rate(w, max(step_seconds, loop_steps / loops[-1])))  # as long as that run
@@ -156,7 +183,12 @@ def loop_rows_in_fresh_process(argv=()) -> list[dict]:
 
 def add_arguments(p) -> None:
     p.add_argument("--pairs", type=int, default=PAIRS, help=f"centred pairs per row (default {PAIRS})")
-    p.add_argument("--steps", type=int, default=LOOP_STEPS, help=f"steps per train run (default {LOOP_STEPS})")
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help=f"steps per train run (default: whole epochs, at least {MIN_EPOCHS}, lasting about {LOOP_SECONDS:g} s)",
+    )
     p.add_argument(
         "--step-seconds",
         type=float,
@@ -175,7 +207,7 @@ def main(args, argv) -> int:
     """``python -m benchmarks loop``: the report's loop table, measured alone."""
     if args.pairs < 1:
         raise SystemExit("--pairs must be at least 1")
-    if args.steps < 1:
+    if args.steps is not None and args.steps < 1:
         raise SystemExit("--steps must be at least 1")
     if not args.step_seconds > 0:
         raise SystemExit("--step-seconds must be positive")

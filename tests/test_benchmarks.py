@@ -420,6 +420,21 @@ def test_each_step_window_lasts_as_long_as_the_train_run_before_it(monkeypatch, 
     assert windows == pytest.approx([0.5, 1.1, 11.0, 0.5])
 
 
+def test_a_train_run_lasts_whole_epochs_and_about_a_second(monkeypatch, mnist):
+    from benchmarks import loop
+
+    assert loop.loop_steps_for(3000.0, 550) == 6 * 550  # 5.5 epochs in a second: six
+    assert loop.loop_steps_for(400.0, 550) == 2 * 550  # under one epoch a second: the floor of two
+    assert loop.loop_steps_for(1e9, 550) * 1e-9 >= loop.LOOP_SECONDS
+    asked = []
+    monkeypatch.setattr(loop, "_step_rate", lambda w, seconds: 3000.0)
+    monkeypatch.setattr(loop, "_train_rate", lambda impl, model, data, steps: asked.append(steps) or 3000.0)
+    monkeypatch.setattr(loop, "build", lambda case, data: None)
+    [row] = loop.loop_rows(mnist, implementations=("scratch",), models=("linear",), pairs=2)
+    per_epoch = len(mnist.train.images) // 100
+    assert asked == [row["loop_steps"]] * 2 and row["loop_steps"] == loop.loop_steps_for(3000.0, per_epoch)
+
+
 def test_step_bytes_count_the_least_traffic():
     # linear forward at batch 1: read the image (784) and W and b (7850), write the logits (10)
     assert roofline.step_bytes("linear", 1, "forward") == 4 * (784 + 7850 + 10)
