@@ -65,6 +65,7 @@ __all__ = [
     "loop_rows_in_fresh_process",
     "loop_steps_for",
     "main",
+    "step_rate",
 ]
 
 LOOP_SECONDS = 1.0  # a train run lasts about this long or more: a VM's bursts of 10-100 ms average out in it
@@ -75,16 +76,16 @@ STEP_SECONDS = 0.5  # the first window, and the shortest: about one loop run of 
 MODELS = ("linear", "mlp")
 
 
-def loop_steps_for(step_rate: float, per_epoch: int) -> int:
+def loop_steps_for(rate: float, per_epoch: int) -> int:
     """Steps for one ``train`` run: whole epochs, at least :data:`MIN_EPOCHS`, lasting about
-    :data:`LOOP_SECONDS` at ``step_rate`` steps/s (or more).
+    :data:`LOOP_SECONDS` at ``rate`` steps/s (or more).
 
     Two epochs of the linear model last 0.3 s on a 2-core Xeon, and its pair ratios then ranged from 0.67
     to 1.6: two passes of the same table put its median 18% apart. Eight epochs (1.1-1.45 s) gave 0.87-1.04
     and two medians 0.5% apart (scratch; XLA 0.93-1.24, 1.5% apart), 9 pairs each. The MLP's two epochs
     already last about 2 s.
     """
-    return per_epoch * max(MIN_EPOCHS, math.ceil(LOOP_SECONDS * step_rate / per_epoch))
+    return per_epoch * max(MIN_EPOCHS, math.ceil(LOOP_SECONDS * rate / per_epoch))
 
 
 def _train_rate(impl: str, model: str, data: Datasets, steps: int) -> float:
@@ -103,7 +104,7 @@ def _train_rate(impl: str, model: str, data: Datasets, steps: int) -> float:
     return float(train(config, data, progress=False).summary["steps_per_second"])
 
 
-def _step_rate(w: workloads.Workload, seconds: float) -> float:
+def step_rate(w: workloads.Workload, seconds: float) -> float:
     """Steps/s over a window of ``seconds`` (and at least 3 calls): all its steps over all its time."""
     w.warm_up(1)
     calls, start = 0, time.perf_counter()
@@ -137,11 +138,11 @@ def _rows(impl: str, models, data: Datasets, pairs: int, steps_given: int | None
     rows = []
     for model in models:
         w = build(Case("train_step", impl, model, 100), data)
-        steps, loops = [_step_rate(w, step_seconds)], []
+        steps, loops = [step_rate(w, step_seconds)], []
         loop_steps = steps_given or loop_steps_for(steps[0], len(data.train.images) // 100)
         for _ in range(pairs):
             loops.append(_train_rate(impl, model, data, loop_steps))
-            steps.append(_step_rate(w, max(step_seconds, loop_steps / loops[-1])))  # as long as that run
+            steps.append(step_rate(w, max(step_seconds, loop_steps / loops[-1])))  # as long as that run
         ratios = [loop / ((a + b) / 2) for loop, a, b in zip(loops, steps, steps[1:], strict=False)]
         ratio = float(np.median(ratios))
         rows.append(

@@ -376,7 +376,7 @@ def test_centred_pairs_cancel_a_steady_drift(monkeypatch, mnist):
 
     clock = iter(range(100))
     speed = lambda: 1000 * 0.9 ** next(clock)  # noqa: E731  (steps/s at this moment)
-    monkeypatch.setattr(loop, "_step_rate", lambda w, seconds: speed())
+    monkeypatch.setattr(loop, "step_rate", lambda w, seconds: speed())
     monkeypatch.setattr(loop, "_train_rate", lambda impl, model, data, steps: speed())
     monkeypatch.setattr(loop, "build", lambda case, data: None)
     row = loop.loop_rows(mnist, implementations=("scratch",), models=("linear",), pairs=4)[0]
@@ -404,7 +404,7 @@ def test_the_step_rate_counts_the_slow_calls_as_the_loop_does(monkeypatch):
     checked = []
     w = SimpleNamespace(steps=10, warm_up=lambda n: None, run=run, check=checked.append)
     monkeypatch.setattr(loop.time, "perf_counter", lambda: now[0])
-    assert loop._step_rate(w, 0.008) == pytest.approx(5000)
+    assert loop.step_rate(w, 0.008) == pytest.approx(5000)
     assert len(calls) == 4 and checked == ["result"]
 
 
@@ -413,7 +413,7 @@ def test_each_step_window_lasts_as_long_as_the_train_run_before_it(monkeypatch, 
 
     windows = []
     rates = iter([1000.0, 100.0, 4000.0])  # 1,100 steps: 1.1 s, 11 s, 0.275 s (under the 0.5 s floor)
-    monkeypatch.setattr(loop, "_step_rate", lambda w, seconds: windows.append(seconds) or 1000.0)
+    monkeypatch.setattr(loop, "step_rate", lambda w, seconds: windows.append(seconds) or 1000.0)
     monkeypatch.setattr(loop, "_train_rate", lambda impl, model, data, steps: next(rates))
     monkeypatch.setattr(loop, "build", lambda case, data: None)
     loop.loop_rows(mnist, implementations=("scratch",), models=("linear",), pairs=3, steps=1100, step_seconds=0.5)
@@ -427,7 +427,7 @@ def test_a_train_run_lasts_whole_epochs_and_about_a_second(monkeypatch, mnist):
     assert loop.loop_steps_for(400.0, 550) == 2 * 550  # under one epoch a second: the floor of two
     assert loop.loop_steps_for(1e9, 550) * 1e-9 >= loop.LOOP_SECONDS
     asked = []
-    monkeypatch.setattr(loop, "_step_rate", lambda w, seconds: 3000.0)
+    monkeypatch.setattr(loop, "step_rate", lambda w, seconds: 3000.0)
     monkeypatch.setattr(loop, "_train_rate", lambda impl, model, data, steps: asked.append(steps) or 3000.0)
     monkeypatch.setattr(loop, "build", lambda case, data: None)
     [row] = loop.loop_rows(mnist, implementations=("scratch",), models=("linear",), pairs=2)
