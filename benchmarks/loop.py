@@ -80,7 +80,7 @@ def loop_steps_for(rate: float, per_epoch: int) -> int:
     """Steps for one ``train`` run: whole epochs, at least :data:`MIN_EPOCHS`, lasting about
     :data:`LOOP_SECONDS` at ``rate`` steps/s (or more).
 
-    Two epochs of the linear model last 0.3 s on a 2-core Xeon, and its pair ratios then ranged from 0.67
+    Two epochs of the linear model last 0.3 s on a 2-core Xeon, and its pair ratios then ranged from 0.63
     to 1.6: two passes of the same table put its median 18% apart. Eight epochs (1.1-1.45 s) gave 0.87-1.04
     and two medians 0.5% apart (scratch; XLA 0.93-1.24, 1.5% apart), 9 pairs each. The MLP's two epochs
     already last about 2 s.
