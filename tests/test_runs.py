@@ -181,6 +181,38 @@ def test_the_unrolled_loop_trains_the_same_bits_as_the_plain_one(mnist):
     assert default.unroll == compiled.UNROLL_CPU  # X lives on the CPU here
 
 
+def test_the_retracing_warning_is_dropped_for_the_per_run_graphs_and_no_other(caplog):
+    """Every run traces its own graph once; TensorFlow counts all runs' graphs as one function and warns of
+    retracing after a few. tfimpl.compiled drops that warning from TensorFlow's logger for its own graphs.
+
+    TensorFlow gives each function two such warnings per process, and other tests may have used them up, so
+    the filter is checked on the real warning: one raised here by a function made in a loop (the negative
+    control, which still shows, and which proves TensorFlow still words it as the filter expects), then the
+    same words about ``make_train_function``'s graph."""
+    pytest.importorskip("tensorflow")
+    import logging
+
+    from tfimpl import compiled
+    from tfimpl.backend import tf
+
+    one = tf.constant(1.0)
+    with caplog.at_level(logging.WARNING, logger="tensorflow"):
+        for _ in range(6):
+            tf.function(lambda x: x + 1)(one)  # a new function each time, from one piece of code
+    shown = [r for r in caplog.records if "retracing" in r.getMessage()]
+    assert shown, "TensorFlow no longer warns of a function made in a loop"
+    record = shown[0]
+    assert tf.get_logger().filter(record)  # kept: not one of compiled's graphs
+    X, T = tf.constant(np.zeros((100, 784), np.float32)), tf.constant(np.zeros((100, 10), np.float32))
+    graph = compiled.make_train_function(lambda x, y: tf.reduce_sum(x), X, T, 100).graph
+    name = graph.python_function.__qualname__
+    assert name == "make_train_function.<locals>.graph"
+    record.msg = record.getMessage().replace("<lambda>", name)
+    record.args = ()
+    assert name in record.getMessage()
+    assert not tf.get_logger().filter(record)  # dropped
+
+
 @pytest.mark.parametrize("xla", [False, True])
 def test_the_warm_up_compiles_what_each_call_needs_and_trains_nothing(mnist, xla):
     """tfimpl.compiled.warm_up: XLA compiles each shape of ``idx``, so each size runs once; the plain graph's

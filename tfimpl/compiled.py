@@ -18,10 +18,17 @@ compiles them (XLA each size, the plain graph once), then puts every parameter a
 back, so the warm-up never trains the model. :func:`make_evaluate` compiles the evaluation of a split
 as one graph. The NumPy twin needs none of this: :func:`scratch.train.train` calls its step once per
 batch.
+
+Each run builds its own graph and traces it once (``traces`` in its ``summary.json``). TensorFlow counts
+the graphs of every run in a process as one function, since they share one piece of Python code, and
+after a few runs it warns of "tf.function retracing" and advises defining the function outside the loop.
+For these graphs the warning is false, and a command that trains many times (``python -m compare seeds``)
+printed it over and over, so the module drops it, and only it, from TensorFlow's logger.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import numpy as np
@@ -38,6 +45,17 @@ __all__ = ["UNROLL", "UNROLL_CPU", "call_sizes", "calls", "make_evaluate", "make
 UNROLL = 8
 #: The same on a CPU, where the loop's condition costs next to nothing.
 UNROLL_CPU = 2
+
+
+class _OneTracePerRun(logging.Filter):
+    """Drops TensorFlow's "retracing" warning about :func:`make_train_function`'s graphs (module docstring)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not ("triggered tf.function retracing" in message and "make_train_function.<locals>.graph" in message)
+
+
+tf.get_logger().addFilter(_OneTracePerRun())
 
 
 def _cuts(n: int, k: int, first_step: int, log_every: int | None) -> Iterator[tuple[int, int]]:
