@@ -22,8 +22,8 @@ batch.
 Each run builds its own graph and traces it once (``traces`` in its ``summary.json``). TensorFlow counts
 the graphs of every run in a process as one function, since they share one piece of Python code, and
 after a few runs it warns of "tf.function retracing" and advises defining the function outside the loop.
-For these graphs the warning is false, and a command that trains many times (``python -m compare seeds``)
-printed it over and over, so the module drops it, and only it, from TensorFlow's logger.
+For these graphs the warning is false (a command that trains many times in one process, ``python -m compare
+seeds``, printed it between its runs), so the module drops it, and only it, from TensorFlow's logger.
 """
 
 from __future__ import annotations
