@@ -28,6 +28,12 @@ step, loop, step, loop, ..., step. Each loop run is divided by the mean of the s
 and just after it, so a drift that is steady over a few seconds cancels; the row reports the median of
 :data:`PAIRS` such ratios and their spread (min, max).
 
+Where the difference goes, for scratch: :func:`loop_parts` (``python -m benchmarks loop --parts``) times,
+inside one real ``train`` run, each thing its loop does that the ``train_step`` case does not: the epoch's
+shuffle, each step's bookkeeping (divergence check, history, bar), the history rows with their batch
+accuracy, and the validation split scored at each epoch's end. Their share of the run is what the loop
+gives up against its step.
+
 The report and the dedicated command (``python -m benchmarks loop``) are one measurement: the report
 runs that command in a fresh process (:func:`loop_rows_in_fresh_process`), so the table cannot depend on
 what ran before it in the report's own process (some hundred TensorFlow functions built and released by
@@ -41,12 +47,15 @@ import math
 import subprocess
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 
 from common.config import RunConfig
 from common.data import Datasets, load_mnist
+from common.runs import RunLog
 
 from . import workloads
 from .builders import build
@@ -59,12 +68,15 @@ __all__ = [
     "MIN_EPOCHS",
     "MODELS",
     "PAIRS",
+    "PARTS",
     "STEP_SECONDS",
     "TARGET",
+    "loop_parts",
     "loop_rows",
     "loop_rows_in_fresh_process",
     "loop_steps_for",
     "main",
+    "parts_table",
     "step_rate",
 ]
 
@@ -88,8 +100,9 @@ def loop_steps_for(rate: float, per_epoch: int) -> int:
     return per_epoch * max(MIN_EPOCHS, math.ceil(LOOP_SECONDS * rate / per_epoch))
 
 
-def _train_rate(impl: str, model: str, data: Datasets, steps: int) -> float:
-    config = RunConfig(
+def _config(impl: str, model: str, steps: int) -> RunConfig:
+    """The benchmark's recipe as a ``train`` run of ``steps`` steps."""
+    return RunConfig(
         model=model,
         init="normal",
         init_std=INIT_STD,
@@ -97,6 +110,10 @@ def _train_rate(impl: str, model: str, data: Datasets, steps: int) -> float:
         steps=steps,
         xla=impl == "tfimpl-xla",
     )
+
+
+def _train_rate(impl: str, model: str, data: Datasets, steps: int) -> float:
+    config = _config(impl, model, steps)
     if impl == "scratch":
         from scratch.train import train
     else:
@@ -166,6 +183,89 @@ def _rows(impl: str, models, data: Datasets, pairs: int, steps_given: int | None
     return rows
 
 
+#: The parts of scratch's loop that the ``train_step`` case does not have, in the order the loop meets them.
+PARTS = {
+    "shuffle": "`RunLog.batches`: the epoch's batches, shuffled",
+    "bookkeeping": "`RunLog.record`, every step: divergence check, history, bar",
+    "batch accuracy": "`models.accuracy` on the batch just trained, for each history row",
+    "history row": "`RunLog.log`, every `log_every` steps",
+    "validation": "`models.evaluate` on the 5,000 validation images, at each epoch's end",
+}
+
+
+def loop_parts(data: Datasets, model: str = "linear", steps: int | None = None) -> dict:
+    """Where scratch's ``train`` spends its time: each of :data:`PARTS`, timed inside one real run.
+
+    The functions the loop calls are wrapped in a clock for the run (``unittest.mock.patch.object``):
+    the code that runs is :func:`scratch.train.train` itself. The step (:func:`scratch.train.train_step`) is
+    timed too; what no part holds is the loop's own lines, the batch gathers among them, which the
+    ``train_step`` case also has. A wrapper adds under a microsecond a call (0.7 us on a 2-core Xeon), part of
+    it inside its own clock, so ``bookkeeping`` (one call a step, 3-7 us there) reads a little high. ``steps`` defaults to 5 epochs; NumPy's BLAS on one thread, as in the table.
+
+    Returns ``model``, ``steps``, ``train_seconds`` (the run's clock), and per part (``step`` and each of
+    :data:`PARTS`) its ``calls``, ``seconds`` and ``share`` of the run.
+    """
+    import scratch.train as np_train
+    from scratch import models as np_models
+
+    clock = {name: {"calls": 0, "seconds": 0.0} for name in ("step", *PARTS)}
+
+    def timed(name, fn, counts=lambda args: True):
+        def clocked(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                if counts(args):
+                    clock[name]["calls"] += 1
+                    clock[name]["seconds"] += time.perf_counter() - start
+
+        return clocked
+
+    patches = [
+        mock.patch.object(np_train, "train_step", timed("step", np_train.train_step)),
+        mock.patch.object(RunLog, "batches", timed("shuffle", RunLog.batches)),
+        mock.patch.object(RunLog, "record", timed("bookkeeping", RunLog.record)),
+        mock.patch.object(np_models, "accuracy", timed("batch accuracy", np_models.accuracy)),
+        mock.patch.object(RunLog, "log", timed("history row", RunLog.log)),
+        # the test split is scored after the run's clock stops: only the validation split's calls count
+        mock.patch.object(
+            np_models, "evaluate", timed("validation", np_models.evaluate, lambda a: a[1] is data.validation.images)
+        ),
+    ]
+    config = _config("scratch", model, steps or 5 * (len(data.train.images) // RunConfig().batch_size))
+    with blas_threads(1), ExitStack() as patched:
+        for p in patches:
+            patched.enter_context(p)
+        seconds = float(np_train.train(config, data, progress=False).summary["train_seconds"])
+    parts = {name: {**c, "share": c["seconds"] / seconds} for name, c in clock.items()}
+    return {"model": model, "steps": config.steps, "train_seconds": seconds, "parts": parts}
+
+
+def parts_table(result: dict) -> list[str]:
+    """:func:`loop_parts` as a Markdown table, with the share the loop gives up against its step."""
+    parts = result["parts"]
+    lines = [
+        f"scratch {result['model']}, {result['steps']:,} steps in {result['train_seconds']:.2f} s "
+        "(NumPy's BLAS on one thread):",
+        "",
+        "| part | what it is | calls | ms | share of the run |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for name, what in {"step": "`train_step`: loss, gradients and update", **PARTS}.items():
+        p = parts[name]
+        lines.append(f"| {name} | {what} | {p['calls']:,} | {p['seconds'] * 1e3:,.1f} | {p['share']:.1%} |")
+    extra = sum(parts[name]["share"] for name in PARTS)
+    rest = 1 - extra - parts["step"]["share"]
+    lines += [
+        f"| the rest | the loop's own lines, the batch gathers among them (the `train_step` case has these too) | | | {rest:.1%} |",
+        "",
+        f"The parts the `train_step` case does not have take {extra:.1%} of the run: with its steps at the case's "
+        f"speed, the loop would run at {1 - extra:.2f} of it.",
+    ]
+    return lines
+
+
 def loop_rows_in_fresh_process(argv=()) -> list[dict]:
     """``python -m benchmarks loop --json`` (and ``argv``) in a process of its own: its rows.
 
@@ -202,6 +302,12 @@ def add_arguments(p) -> None:
     )
     p.add_argument("--scratch-only", action="store_true", help="without TensorFlow: scratch's rows only")
     p.add_argument("--json", action="store_true", help="print the rows as one line of JSON (the report reads it)")
+    p.add_argument(
+        "--parts",
+        action="store_true",
+        help="instead of the table: where scratch's loop spends its time, each part timed inside one run "
+        "(5 epochs, or --steps)",
+    )
 
 
 def main(args, argv) -> int:
@@ -212,6 +318,12 @@ def main(args, argv) -> int:
         raise SystemExit("--steps must be at least 1")
     if not args.step_seconds > 0:
         raise SystemExit("--step-seconds must be positive")
+    if args.parts:
+        data = load_mnist(dtype=np.float32)
+        print(f"Machine: {machine_line(describe_machine())}\n")
+        for model in args.models:
+            print("\n".join(parts_table(loop_parts(data, model, args.steps))) + "\n")
+        return 0
     impls = ("scratch",) if args.scratch_only or not workloads.tensorflow_available() else ("scratch", "tfimpl-xla")
     rows = loop_rows(
         load_mnist(dtype=np.float32),

@@ -500,3 +500,25 @@ def test_convbench_times_each_repeat_once_and_takes_the_median():
 
     ms = convbench.median_ms(fn, 3)
     assert len(calls) == 3 and 1.5 <= ms < 10, ms  # the median call slept 2 ms; their mean is at least 11
+
+
+def test_the_loop_parts_are_timed_inside_a_real_train_run(mnist):
+    """benchmarks.loop.loop_parts wraps what scratch's loop calls in a clock for one run of scratch.train.train
+    and counts each call: every step, every epoch's shuffle and validation, every history row, and not the
+    test split scored after the run. The wrappers are gone afterwards."""
+    import scratch.train as np_train
+    from benchmarks import loop
+    from common.runs import RunLog
+
+    before = (np_train.train_step, RunLog.record, RunLog.batches)
+    out = loop.loop_parts(mnist, "linear", steps=1100)  # two epochs of 550; a history row every 100 steps
+    parts = out["parts"]
+    assert parts["step"]["calls"] == parts["bookkeeping"]["calls"] == 1100
+    assert parts["shuffle"]["calls"] == parts["validation"]["calls"] == 2  # the test split's scoring not counted
+    assert parts["batch accuracy"]["calls"] == parts["history row"]["calls"] == 11
+    assert all(p["seconds"] > 0 for p in parts.values())
+    assert sum(p["share"] for p in parts.values()) < 1  # the loop's own lines are in none of them
+    assert (np_train.train_step, RunLog.record, RunLog.batches) == before
+    text = "\n".join(loop.parts_table(out))
+    extra = sum(parts[name]["share"] for name in loop.PARTS)
+    assert f"take {extra:.1%} of the run" in text and f"at {1 - extra:.2f} of it" in text
