@@ -19,11 +19,12 @@ back, so the warm-up never trains the model. :func:`make_evaluate` compiles the 
 as one graph. The NumPy twin needs none of this: :func:`scratch.train.train` calls its step once per
 batch.
 
-Each run builds its own graph and traces it once (``traces`` in its ``summary.json``). TensorFlow counts
-the graphs of every run in a process as one function, since they share one piece of Python code, and
-after a few runs it warns of "tf.function retracing" and advises defining the function outside the loop.
-For these graphs the warning is false (a command that trains many times in one process, ``python -m compare
-seeds``, printed it between its runs), so the module drops it, and only it, from TensorFlow's logger.
+Each run builds its own graphs, the steps' and the evaluation's, and traces each once (``traces`` in its
+``summary.json`` counts the steps' graph). TensorFlow counts the graphs of every run in a process as one
+function, since they share one piece of Python code, and after a few runs it warns of "tf.function
+retracing" and advises defining the function outside the loop. For these graphs the warning is false (a
+command that trains many times in one process, ``python -m compare seeds``, printed it between its runs),
+so the module drops it, for these two graphs only, from TensorFlow's logger.
 """
 
 from __future__ import annotations
@@ -47,12 +48,16 @@ UNROLL = 8
 UNROLL_CPU = 2
 
 
+#: The per-run graphs, as TensorFlow names them in its retracing warning.
+_PER_RUN_GRAPHS = ("make_train_function.<locals>.graph", "make_evaluate.<locals>.evaluate")
+
+
 class _OneTracePerRun(logging.Filter):
-    """Drops TensorFlow's "retracing" warning about :func:`make_train_function`'s graphs (module docstring)."""
+    """Drops TensorFlow's "retracing" warning about :data:`_PER_RUN_GRAPHS` (module docstring)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        return not ("triggered tf.function retracing" in message and "make_train_function.<locals>.graph" in message)
+        message = record.msg if isinstance(record.msg, str) else ""  # TensorFlow formats it before logging
+        return not ("triggered tf.function retracing" in message and any(g in message for g in _PER_RUN_GRAPHS))
 
 
 tf.get_logger().addFilter(_OneTracePerRun())
