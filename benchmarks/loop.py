@@ -186,7 +186,7 @@ def _rows(impl: str, models, data: Datasets, pairs: int, steps_given: int | None
 #: The parts of scratch's loop that the ``train_step`` case does not have, in the order the loop meets them.
 PARTS = {
     "shuffle": "`RunLog.batches`: the epoch's batches, shuffled",
-    "bookkeeping": "`RunLog.record`, every step: divergence check, history, bar",
+    "bookkeeping": "`RunLog.record`, every step: divergence check, history, progress bar (off here)",
     "batch accuracy": "`models.accuracy` on the batch just trained, for each history row",
     "history row": "`RunLog.log`, every `log_every` steps",
     "validation": "`models.evaluate` on the 5,000 validation images, at each epoch's end",
@@ -230,7 +230,9 @@ def loop_parts(data: Datasets, model: str = "linear", steps: int | None = None) 
         mock.patch.object(RunLog, "log", timed("history row", RunLog.log)),
         # the test split is scored after the run's clock stops: only the validation split's calls count
         mock.patch.object(
-            np_models, "evaluate", timed("validation", np_models.evaluate, lambda a: a[1] is data.validation.images)
+            np_models,
+            "evaluate",
+            timed("validation", np_models.evaluate, lambda a: len(a) > 1 and a[1] is data.validation.images),
         ),
     ]
     config = _config("scratch", model, steps or 5 * (len(data.train.images) // RunConfig().batch_size))
@@ -319,6 +321,8 @@ def main(args, argv) -> int:
     if not args.step_seconds > 0:
         raise SystemExit("--step-seconds must be positive")
     if args.parts:
+        if args.json or args.pairs != PAIRS or args.step_seconds != STEP_SECONDS:
+            raise SystemExit("--parts times one train run per model: --json, --pairs and --step-seconds do not apply")
         data = load_mnist(dtype=np.float32)
         print(f"Machine: {machine_line(describe_machine())}\n")
         for model in args.models:

@@ -13,6 +13,8 @@ import pytest
 from benchmarks import __main__ as bench_cli
 from benchmarks import analysis, report, roofline, workloads
 from benchmarks.builders import build
+from common.data import DataSet, Datasets
+from common.errors import InputTypeError
 
 
 def test_product_shapes_and_flops_of_the_mlp_step():
@@ -509,8 +511,17 @@ def test_the_loop_parts_are_timed_inside_a_real_train_run(mnist):
     import scratch.train as np_train
     from benchmarks import loop
     from common.runs import RunLog
+    from scratch import models as np_models
 
-    before = (np_train.train_step, RunLog.record, RunLog.batches)
+    wrapped = lambda: (  # noqa: E731
+        np_train.train_step,
+        RunLog.record,
+        RunLog.batches,
+        RunLog.log,
+        np_models.accuracy,
+        np_models.evaluate,
+    )
+    before = wrapped()
     out = loop.loop_parts(mnist, "linear", steps=1100)  # two epochs of 550; a history row every 100 steps
     parts = out["parts"]
     assert parts["step"]["calls"] == parts["bookkeeping"]["calls"] == 1100
@@ -518,7 +529,11 @@ def test_the_loop_parts_are_timed_inside_a_real_train_run(mnist):
     assert parts["batch accuracy"]["calls"] == parts["history row"]["calls"] == 11
     assert all(p["seconds"] > 0 for p in parts.values())
     assert sum(p["share"] for p in parts.values()) < 1  # the loop's own lines are in none of them
-    assert (np_train.train_step, RunLog.record, RunLog.batches) == before
+    assert wrapped() == before
+    wide = DataSet(mnist.train.images[:1000].astype(np.float64), mnist.train.labels[:1000])
+    with pytest.raises(InputTypeError):  # raised inside the run, with every wrapper in place
+        loop.loop_parts(Datasets(wide, mnist.validation, mnist.test), "linear", steps=10)
+    assert wrapped() == before  # and taken off again
     text = "\n".join(loop.parts_table(out))
     extra = sum(parts[name]["share"] for name in loop.PARTS)
     assert f"take {extra:.1%} of the run" in text and f"at {1 - extra:.2f} of it" in text
