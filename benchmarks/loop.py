@@ -30,7 +30,7 @@ and just after it, so a drift that is steady over a few seconds cancels; the row
 
 Where the difference goes, for scratch: :func:`loop_parts` (``python -m benchmarks loop --parts``) times,
 inside one real ``train`` run, each thing its loop does that the ``train_step`` case does not: the epoch's
-shuffle, each step's bookkeeping (divergence check, history, bar), the history rows with their batch
+shuffle, each step's bookkeeping (divergence check, history), the history rows with their batch
 accuracy, and the validation split scored at each epoch's end. Their share of the run is what the loop
 gives up against its step.
 
@@ -200,7 +200,8 @@ def loop_parts(data: Datasets, model: str = "linear", steps: int | None = None) 
     the code that runs is :func:`scratch.train.train` itself. The step (:func:`scratch.train.train_step`) is
     timed too; what no part holds is the loop's own lines, the batch gathers among them, which the
     ``train_step`` case also has. A wrapper adds under a microsecond a call (0.7 us on a 2-core Xeon), part of
-    it inside its own clock, so ``bookkeeping`` (one call a step, 3-7 us there) reads a little high. ``steps`` defaults to 5 epochs; NumPy's BLAS on one thread, as in the table.
+    it inside its own clock, so ``bookkeeping`` (one call a step, 3-7 us there) reads a little high.
+    ``steps`` defaults to 5 epochs; NumPy's BLAS on one thread, as in the table.
 
     Returns ``model``, ``steps``, ``train_seconds`` (the run's clock), and per part (``step`` and each of
     :data:`PARTS`) its ``calls``, ``seconds`` and ``share`` of the run.
@@ -260,7 +261,8 @@ def parts_table(result: dict) -> list[str]:
     extra = sum(parts[name]["share"] for name in PARTS)
     rest = 1 - extra - parts["step"]["share"]
     lines += [
-        f"| the rest | the loop's own lines, the batch gathers among them (the `train_step` case has these too) | | | {rest:.1%} |",
+        f"| the rest | the loop's own lines, the batch gathers among them (the `train_step` case gathers too) "
+        f"| | | {rest:.1%} |",
         "",
         f"The parts the `train_step` case does not have take {extra:.1%} of the run: with its steps at the case's "
         f"speed, the loop would run at {1 - extra:.2f} of it.",

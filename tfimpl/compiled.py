@@ -53,7 +53,7 @@ _PER_RUN_GRAPHS = ("make_train_function.<locals>.graph", "make_evaluate.<locals>
 
 
 class _OneTracePerRun(logging.Filter):
-    """Drops TensorFlow's "retracing" warning about :data:`_PER_RUN_GRAPHS` (module docstring)."""
+    """Drops TensorFlow's "retracing" warning about the graphs in ``_PER_RUN_GRAPHS`` (module docstring)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.msg if isinstance(record.msg, str) else ""  # TensorFlow formats it before logging
