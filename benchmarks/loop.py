@@ -64,6 +64,7 @@ from .report_md import loop_table
 from .workloads import INIT_STD, LEARNING_RATE, Case
 
 __all__ = [
+    "BATCH_SIZE",
     "LOOP_SECONDS",
     "MIN_EPOCHS",
     "MODELS",
@@ -86,6 +87,7 @@ TARGET = 0.9
 PAIRS = 9  # five left a quiet median at 0.84 once (pair ratios 0.76-1.07); nine gave 0.93 (0.91-1.00)
 STEP_SECONDS = 0.5  # the first window, and the shortest: about one loop run of the linear model
 MODELS = ("linear", "mlp")
+BATCH_SIZE = 100  # the tutorials' batch: the train_step case and the train run both use it
 
 
 def loop_steps_for(rate: float, per_epoch: int) -> int:
@@ -108,6 +110,7 @@ def _config(impl: str, model: str, steps: int) -> RunConfig:
         init_std=INIT_STD,
         learning_rate=LEARNING_RATE,
         steps=steps,
+        batch_size=BATCH_SIZE,
         xla=impl == "tfimpl-xla",
     )
 
@@ -154,9 +157,9 @@ def loop_rows(
 def _rows(impl: str, models, data: Datasets, pairs: int, steps_given: int | None, step_seconds: float) -> list[dict]:
     rows = []
     for model in models:
-        w = build(Case("train_step", impl, model, 100), data)
+        w = build(Case("train_step", impl, model, BATCH_SIZE), data)
         steps, loops = [step_rate(w, step_seconds)], []
-        loop_steps = steps_given or loop_steps_for(steps[0], len(data.train.images) // 100)
+        loop_steps = steps_given or loop_steps_for(steps[0], len(data.train.images) // BATCH_SIZE)
         for _ in range(pairs):
             loops.append(_train_rate(impl, model, data, loop_steps))
             steps.append(step_rate(w, max(step_seconds, loop_steps / loops[-1])))  # as long as that run
@@ -166,7 +169,7 @@ def _rows(impl: str, models, data: Datasets, pairs: int, steps_given: int | None
             {
                 "implementation": impl,
                 "model": model,
-                "batch_size": 100,
+                "batch_size": BATCH_SIZE,
                 "train_step_steps_per_second": float(np.median(steps)),
                 "train_steps_per_second": float(np.median(loops)),
                 "pairs": pairs,
@@ -236,7 +239,7 @@ def loop_parts(data: Datasets, model: str = "linear", steps: int | None = None) 
             timed("validation", np_models.evaluate, lambda a: len(a) > 1 and a[1] is data.validation.images),
         ),
     ]
-    config = _config("scratch", model, steps or 5 * (len(data.train.images) // RunConfig().batch_size))
+    config = _config("scratch", model, steps or 5 * (len(data.train.images) // BATCH_SIZE))
     with blas_threads(1), ExitStack() as patched:
         for p in patches:
             patched.enter_context(p)
