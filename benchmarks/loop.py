@@ -26,7 +26,12 @@ The target: ``train`` at least 90% of ``train_step``. A shared VM's speed drifts
 and a second program on a 2-core machine takes half of it, so the two are measured in *centred pairs*:
 step, loop, step, loop, ..., step. Each loop run is divided by the mean of the step rates just before
 and just after it, so a drift that is steady over a few seconds cancels; the row reports the median of
-:data:`PAIRS` such ratios and their spread (min, max).
+the ratios, their spread (min, max) and a 95% interval for the median (:func:`median_interval`).
+
+How many pairs: at least :data:`PAIRS`, then more, one at a time, while that interval still holds the
+target, up to :data:`MAX_PAIRS`. A row far from 0.9 is decided by its first nine pairs; one near it
+(scratch's linear loop runs at about 0.92 of its step, and its pair ratios spread 0.78-1.11 on a shared
+VM) gets the pairs it takes for its median to be read to about a point, or says that it could not be.
 
 Where the difference goes, for scratch: :func:`loop_parts` (``python -m benchmarks loop --parts``) times,
 inside one real ``train`` run, each thing its loop does that the ``train_step`` case does not: the epoch's
@@ -66,6 +71,7 @@ from .workloads import INIT_STD, LEARNING_RATE, Case
 __all__ = [
     "BATCH_SIZE",
     "LOOP_SECONDS",
+    "MAX_PAIRS",
     "MIN_EPOCHS",
     "MODELS",
     "PAIRS",
@@ -77,6 +83,7 @@ __all__ = [
     "loop_rows_in_fresh_process",
     "loop_steps_for",
     "main",
+    "median_interval",
     "parts_table",
     "step_rate",
 ]
@@ -85,6 +92,8 @@ LOOP_SECONDS = 1.0  # a train run lasts about this long or more: a VM's bursts o
 MIN_EPOCHS = 2  # whole epochs, at least two: the loop's per-epoch validation and its logging are in the figure
 TARGET = 0.9
 PAIRS = 9  # five left a quiet median at 0.84 once (pair ratios 0.76-1.07); nine gave 0.93 (0.91-1.00)
+MAX_PAIRS = 45  # a median of 45 ratios spread like scratch linear's (sd about 0.06) moves by about a point
+CONFIDENCE = 0.95  # the median's interval, which decides whether more pairs are needed
 STEP_SECONDS = 0.5  # the first window, and the shortest: about one loop run of the linear model
 MODELS = ("linear", "mlp")
 BATCH_SIZE = 100  # the tutorials' batch: the train_step case and the train run both use it
@@ -136,35 +145,72 @@ def step_rate(w: workloads.Workload, seconds: float) -> float:
     return w.steps * calls / elapsed
 
 
+def median_interval(values, level: float = CONFIDENCE) -> tuple[float, float, float] | None:
+    r"""A distribution-free interval for the median of ``values``: ``(low, high, coverage)``, or None.
+
+    Each value falls below the true median with probability 1/2, so the number below it is
+    :math:`B \sim \text{Binomial}(n, 1/2)`, and the sorted values :math:`x_{(k)} \le x_{(n+1-k)}`
+    enclose the median unless :math:`B < k` or :math:`B > n - k`:
+
+    .. math::
+
+        P\bigl(x_{(k)} \le m \le x_{(n+1-k)}\bigr) = 1 - 2 \sum_{j<k} \binom{n}{j} 2^{-n}
+
+    with :math:`k` the largest whose coverage is still at least ``level``. Nine values give
+    :math:`x_{(2)}..x_{(8)}` (96.1%), 27 give :math:`x_{(8)}..x_{(20)}` (98.1%); under six there is
+    none at 95% (even the min and max of five miss the median 1 time in 16), hence None.
+    """
+    x, n = sorted(values), len(values)
+    tail, k = 0, 0  # tail = sum of C(n, j) for j < k: exact integers
+    while 2 * (tail + math.comb(n, k)) <= (1 - level) * 2**n:
+        tail += math.comb(n, k)
+        k += 1
+    return None if k == 0 else (float(x[k - 1]), float(x[n - k]), 1 - 2 * tail / 2**n)
+
+
+def _undecided(ratios: list[float], pairs: int) -> bool:
+    """More pairs are due: fewer than ``pairs`` so far, or the median's interval still holds the target."""
+    if len(ratios) < pairs:
+        return True
+    interval = median_interval(ratios)
+    return interval is None or interval[0] <= TARGET <= interval[1]
+
+
 def loop_rows(
     data: Datasets,
     *,
     implementations=("scratch", "tfimpl-xla"),
     models=MODELS,
     pairs: int = PAIRS,
+    max_pairs: int | None = MAX_PAIRS,
     steps: int | None = None,
     step_seconds: float = STEP_SECONDS,
 ) -> list[dict]:
-    """``train`` steps/s against ``train_step`` steps/s, in centred pairs; the median ratio and its spread."""
+    """``train`` steps/s against ``train_step`` steps/s, in centred pairs: at least ``pairs`` of them, and
+    more while the median's interval holds the target, up to ``max_pairs`` (None: exactly ``pairs``); the
+    median ratio, its interval and its spread."""
+    most = pairs if max_pairs is None else max(pairs, max_pairs)
     with blas_threads(1) as threads:
         return [
             {**row, "numpy_blas_threads": threads}
             for impl in implementations
-            for row in _rows(impl, models, data, pairs, steps, step_seconds)
+            for row in _rows(impl, models, data, (pairs, most), steps, step_seconds)
         ]
 
 
-def _rows(impl: str, models, data: Datasets, pairs: int, steps_given: int | None, step_seconds: float) -> list[dict]:
+def _rows(impl: str, models, data: Datasets, pairs, steps_given: int | None, step_seconds: float) -> list[dict]:
+    fewest, most = pairs
     rows = []
     for model in models:
         w = build(Case("train_step", impl, model, BATCH_SIZE), data)
-        steps, loops = [step_rate(w, step_seconds)], []
+        steps, loops, ratios = [step_rate(w, step_seconds)], [], []
         loop_steps = steps_given or loop_steps_for(steps[0], len(data.train.images) // BATCH_SIZE)
-        for _ in range(pairs):
+        while len(ratios) < most and _undecided(ratios, fewest):
             loops.append(_train_rate(impl, model, data, loop_steps))
             steps.append(step_rate(w, max(step_seconds, loop_steps / loops[-1])))  # as long as that run
-        ratios = [loop / ((a + b) / 2) for loop, a, b in zip(loops, steps, steps[1:], strict=False)]
+            ratios.append(loops[-1] / ((steps[-2] + steps[-1]) / 2))  # over the steps just before and after
         ratio = float(np.median(ratios))
+        interval = median_interval(ratios)
         rows.append(
             {
                 "implementation": impl,
@@ -172,11 +218,14 @@ def _rows(impl: str, models, data: Datasets, pairs: int, steps_given: int | None
                 "batch_size": BATCH_SIZE,
                 "train_step_steps_per_second": float(np.median(steps)),
                 "train_steps_per_second": float(np.median(loops)),
-                "pairs": pairs,
+                "pairs": len(ratios),
                 "loop_steps": loop_steps,
                 "ratio": ratio,
                 "ratio_min": float(min(ratios)),
                 "ratio_max": float(max(ratios)),
+                "ratio_interval": None if interval is None else list(interval[:2]),
+                "interval_coverage": None if interval is None else interval[2],
+                "ratios": ratios,
                 "required": TARGET,
                 "met": bool(ratio >= TARGET),
             }
@@ -290,7 +339,14 @@ def loop_rows_in_fresh_process(argv=()) -> list[dict]:
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--pairs", type=int, default=PAIRS, help=f"centred pairs per row (default {PAIRS})")
+    p.add_argument("--pairs", type=int, default=PAIRS, help=f"centred pairs per row, at least (default {PAIRS})")
+    p.add_argument(
+        "--max-pairs",
+        type=int,
+        default=MAX_PAIRS,
+        help=f"centred pairs per row, at most: more are taken while the median's {CONFIDENCE:.0%} interval holds "
+        f"the target {TARGET} (default {MAX_PAIRS})",
+    )
     p.add_argument(
         "--steps",
         type=int,
@@ -321,13 +377,17 @@ def main(args, argv) -> int:
     """``python -m benchmarks loop``: the report's loop table, measured alone."""
     if args.pairs < 1:
         raise SystemExit("--pairs must be at least 1")
+    if args.max_pairs < args.pairs:
+        raise SystemExit(f"--max-pairs must be at least --pairs ({args.pairs}), got {args.max_pairs}")
     if args.steps is not None and args.steps < 1:
         raise SystemExit("--steps must be at least 1")
     if not args.step_seconds > 0:
         raise SystemExit("--step-seconds must be positive")
     if args.parts:
-        if args.json or args.pairs != PAIRS or args.step_seconds != STEP_SECONDS:
-            raise SystemExit("--parts times one train run per model: --json, --pairs and --step-seconds do not apply")
+        if args.json or (args.pairs, args.max_pairs, args.step_seconds) != (PAIRS, MAX_PAIRS, STEP_SECONDS):
+            raise SystemExit(
+                "--parts times one train run per model: --json, --pairs, --max-pairs and --step-seconds do not apply"
+            )
         data = load_mnist(dtype=np.float32)
         print(f"Machine: {machine_line(describe_machine())}\n")
         for model in args.models:
@@ -339,6 +399,7 @@ def main(args, argv) -> int:
         implementations=impls,
         models=tuple(args.models),
         pairs=args.pairs,
+        max_pairs=args.max_pairs,
         steps=args.steps,
         step_seconds=args.step_seconds,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import subprocess
@@ -214,7 +215,10 @@ def report_run(tf, tmp_path_factory):
             min_rounds=1,
             command="test",
             accuracy_models=("linear",),
-            loop=("--steps", "220", "--pairs", "1", "--step-seconds", "0.1", "--models", "linear", "--scratch-only"),
+            loop=(
+                *("--steps", "220", "--pairs", "1", "--max-pairs", "1", "--step-seconds", "0.1"),
+                *("--models", "linear", "--scratch-only"),
+            ),
             progress=False,
             peak_seconds=0.1,  # still at least 3 rounds of each product; the report's default is 0.3 s
             one_thread=False,  # the per-core figure's second process: test_one_thread_rates_run_in_a_process_of_their_own
@@ -381,12 +385,47 @@ def test_centred_pairs_cancel_a_steady_drift(monkeypatch, mnist):
     monkeypatch.setattr(loop, "step_rate", lambda w, seconds: speed())
     monkeypatch.setattr(loop, "_train_rate", lambda impl, model, data, steps: speed())
     monkeypatch.setattr(loop, "build", lambda case, data: None)
-    row = loop.loop_rows(mnist, implementations=("scratch",), models=("linear",), pairs=4)[0]
+    row = loop.loop_rows(mnist, implementations=("scratch",), models=("linear",), pairs=4, max_pairs=None)[0]
     # each loop at 0.9^k against the mean of 0.9^(k-1) and 0.9^(k+1): 0.9 / ((1 + 0.81) / 2) = 0.994
     assert row["ratio"] == pytest.approx(0.9 / 0.905) and row["ratio_min"] == pytest.approx(row["ratio_max"])
     clock = iter(range(100))
     steps, loops = [speed() for _ in range(0, 9, 2)], [speed() for _ in range(1, 9, 2)]
     assert max(loops) / max(steps) < 0.9  # negative control: best of each, a drift reads as a slow loop
+
+
+def test_the_median_interval_is_the_order_statistics_binomial_odds_give():
+    """Nine ratios: the 2nd and 8th smallest, 96.1%; 27: the 8th and 20th, 98.1%; five have none at 95%.
+    Drawn 20,000 times from a skewed law, the nine-value interval holds the true median 96% of the time;
+    the 3rd and 7th (the negative control) hold it only 82% of the time."""
+    from benchmarks.loop import median_interval
+
+    assert median_interval(range(1, 10)) == pytest.approx((2, 8, 1 - 2 * 10 / 512))
+    assert median_interval(range(27, 0, -1)) == pytest.approx((8, 20, 0.98084), abs=1e-5)
+    assert median_interval(range(5)) is None and median_interval(range(6))[:2] == (0, 5)
+    rng = np.random.default_rng(0)
+    draws = np.sort(rng.exponential(size=(20_000, 9)), axis=1)
+    median = np.log(2)  # the exponential law's median
+    held = [low <= median <= high for low, high, _ in map(median_interval, draws)]
+    assert np.mean(held) == pytest.approx(0.961, abs=0.006)
+    assert np.mean((draws[:, 2] <= median) & (median <= draws[:, 6])) == pytest.approx(0.820, abs=0.01)
+
+
+def test_pairs_are_added_while_the_median_interval_holds_the_target(monkeypatch, mnist):
+    """Ratios alternating 0.85 and 0.95 never tell which side of 0.9 the loop is on: the row takes every pair
+    it may (15 here) and says so. Ratios of 1.10 and 1.12 are decided by the first nine."""
+    from benchmarks import loop
+    from benchmarks.report_md import loop_table
+
+    monkeypatch.setattr(loop, "step_rate", lambda w, seconds: 1000.0)
+    monkeypatch.setattr(loop, "build", lambda case, data: None)
+    for cycle, taken in (([850.0, 950.0], 15), ([1100.0, 1120.0], 9)):
+        rates = itertools.cycle(cycle)
+        monkeypatch.setattr(loop, "_train_rate", lambda impl, model, data, steps, rates=rates: next(rates))
+        [row] = loop.loop_rows(mnist, implementations=("scratch",), models=("linear",), steps=550, max_pairs=15)
+        assert row["pairs"] == len(row["ratios"]) == taken
+        low, high = row["ratio_interval"]
+        assert (low <= loop.TARGET <= high) == (taken == 15) and row["interval_coverage"] >= 0.95
+    assert "| 1.100 | 1.100-1.120 (96%) | 1.10-1.12 (9) | yes |" in loop_table([row])[2]
 
 
 def test_the_step_rate_counts_the_slow_calls_as_the_loop_does(monkeypatch):
@@ -418,7 +457,9 @@ def test_each_step_window_lasts_as_long_as_the_train_run_before_it(monkeypatch, 
     monkeypatch.setattr(loop, "step_rate", lambda w, seconds: windows.append(seconds) or 1000.0)
     monkeypatch.setattr(loop, "_train_rate", lambda impl, model, data, steps: next(rates))
     monkeypatch.setattr(loop, "build", lambda case, data: None)
-    loop.loop_rows(mnist, implementations=("scratch",), models=("linear",), pairs=3, steps=1100, step_seconds=0.5)
+    loop.loop_rows(
+        mnist, implementations=("scratch",), models=("linear",), pairs=3, max_pairs=None, steps=1100, step_seconds=0.5
+    )
     assert windows == pytest.approx([0.5, 1.1, 11.0, 0.5])
 
 
@@ -432,7 +473,7 @@ def test_a_train_run_lasts_whole_epochs_and_about_a_second(monkeypatch, mnist):
     monkeypatch.setattr(loop, "step_rate", lambda w, seconds: 3000.0)
     monkeypatch.setattr(loop, "_train_rate", lambda impl, model, data, steps: asked.append(steps) or 3000.0)
     monkeypatch.setattr(loop, "build", lambda case, data: None)
-    [row] = loop.loop_rows(mnist, implementations=("scratch",), models=("linear",), pairs=2)
+    [row] = loop.loop_rows(mnist, implementations=("scratch",), models=("linear",), pairs=2, max_pairs=None)
     per_epoch = len(mnist.train.images) // 100
     assert asked == [row["loop_steps"]] * 2 and row["loop_steps"] == loop.loop_steps_for(3000.0, per_epoch)
 
@@ -473,6 +514,8 @@ def test_cli_refuses_nonpositive_seconds():
         (["--pairs", "0"], "--pairs must be at least 1"),
         (["--steps", "0"], "--steps must be at least 1"),
         (["--step-seconds", "-1"], "--step-seconds must be positive"),
+        (["--pairs", "12", "--max-pairs", "10"], r"--max-pairs must be at least --pairs \(12\), got 10"),
+        (["--parts", "--max-pairs", "20"], "--max-pairs and --step-seconds do not apply"),
     ],
 )
 def test_the_loop_command_refuses_nonsense(argv, message):
