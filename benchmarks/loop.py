@@ -26,11 +26,12 @@ The target: ``train`` at least 90% of ``train_step``. A shared VM's speed drifts
 and a second program on a 2-core machine takes half of it, so the two are measured in *centred pairs*:
 step, loop, step, loop, ..., step. Each loop run is divided by the mean of the step rates just before
 and just after it, so a drift that is steady over a few seconds cancels; the row reports the median of
-the ratios, their spread (min, max) and a 95% interval for the median (:func:`median_interval`).
+the ratios, their spread (min, max) and a 95% interval for the median
+(:func:`benchmarks.analysis.median_interval`).
 
 How many pairs: at least :data:`PAIRS`, then more, one at a time, while that interval still holds the
 target, up to :data:`MAX_PAIRS`. A row far from 0.9 is decided by its first nine pairs; one near it
-(scratch's linear loop runs at about 0.92 of its step, and its pair ratios spread 0.78-1.11 on a shared
+(scratch's linear loop runs at about 0.92 of its step, and its pair ratios spread 0.78-1.11 on a shared Xeon
 VM) gets the pairs it takes for its median to be read to about a point, or says that it could not be.
 
 Where the difference goes, for scratch: :func:`loop_parts` (``python -m benchmarks loop --parts``) times,
@@ -63,6 +64,7 @@ from common.data import Datasets, load_mnist
 from common.runs import RunLog
 
 from . import workloads
+from .analysis import median_interval
 from .builders import build
 from .machine import blas_threads, describe_machine, machine_line
 from .report_md import loop_table
@@ -83,7 +85,6 @@ __all__ = [
     "loop_rows_in_fresh_process",
     "loop_steps_for",
     "main",
-    "median_interval",
     "parts_table",
     "step_rate",
 ]
@@ -145,34 +146,11 @@ def step_rate(w: workloads.Workload, seconds: float) -> float:
     return w.steps * calls / elapsed
 
 
-def median_interval(values, level: float = CONFIDENCE) -> tuple[float, float, float] | None:
-    r"""A distribution-free interval for the median of ``values``: ``(low, high, coverage)``, or None.
-
-    Each value falls below the true median with probability 1/2, so the number below it is
-    :math:`B \sim \text{Binomial}(n, 1/2)`, and the sorted values :math:`x_{(k)} \le x_{(n+1-k)}`
-    enclose the median unless :math:`B < k` or :math:`B > n - k`:
-
-    .. math::
-
-        P\bigl(x_{(k)} \le m \le x_{(n+1-k)}\bigr) = 1 - 2 \sum_{j<k} \binom{n}{j} 2^{-n}
-
-    with :math:`k` the largest whose coverage is still at least ``level``. Nine values give
-    :math:`x_{(2)}..x_{(8)}` (96.1%), 27 give :math:`x_{(8)}..x_{(20)}` (98.1%); under six there is
-    none at 95% (even the min and max of five miss the median 1 time in 16), hence None.
-    """
-    x, n = sorted(values), len(values)
-    tail, k = 0, 0  # tail = sum of C(n, j) for j < k: exact integers
-    while 2 * (tail + math.comb(n, k)) <= (1 - level) * 2**n:
-        tail += math.comb(n, k)
-        k += 1
-    return None if k == 0 else (float(x[k - 1]), float(x[n - k]), 1 - 2 * tail / 2**n)
-
-
 def _undecided(ratios: list[float], pairs: int) -> bool:
     """More pairs are due: fewer than ``pairs`` so far, or the median's interval still holds the target."""
     if len(ratios) < pairs:
         return True
-    interval = median_interval(ratios)
+    interval = median_interval(ratios, CONFIDENCE)
     return interval is None or interval[0] <= TARGET <= interval[1]
 
 
@@ -210,7 +188,7 @@ def _rows(impl: str, models, data: Datasets, pairs, steps_given: int | None, ste
             steps.append(step_rate(w, max(step_seconds, loop_steps / loops[-1])))  # as long as that run
             ratios.append(loops[-1] / ((steps[-2] + steps[-1]) / 2))  # over the steps just before and after
         ratio = float(np.median(ratios))
-        interval = median_interval(ratios)
+        interval = median_interval(ratios, CONFIDENCE)
         rows.append(
             {
                 "implementation": impl,
@@ -228,6 +206,8 @@ def _rows(impl: str, models, data: Datasets, pairs, steps_given: int | None, ste
                 "ratios": ratios,
                 "required": TARGET,
                 "met": bool(ratio >= TARGET),
+                "pairs_allowed": [fewest, most],  # at least, at most: more while the interval holds the target
+                "interval_level": CONFIDENCE,
             }
         )
         del w
@@ -344,7 +324,7 @@ def add_arguments(p) -> None:
         "--max-pairs",
         type=int,
         default=MAX_PAIRS,
-        help=f"centred pairs per row, at most: more are taken while the median's {CONFIDENCE:.0%} interval holds "
+        help=f"centred pairs per row, at most: more are taken while the median's {CONFIDENCE * 100:.0f}%% interval holds "
         f"the target {TARGET} (default {MAX_PAIRS})",
     )
     p.add_argument(

@@ -97,11 +97,10 @@ def loop_table(rows: list[dict]) -> list[str]:
 
 
 def _loop(report: dict) -> list[str]:
-    from .loop import CONFIDENCE, MAX_PAIRS, PAIRS, TARGET  # the loop module renders its table from here
-
     rows = report.get("loop", [])
     if not rows:
         return []
+    (fewest, most), level, target = rows[0]["pairs_allowed"], rows[0]["interval_level"], rows[0]["required"]
     lines = [
         "## Does `train` run at the speed of its own step? (batch 100, CPU)",
         "",
@@ -110,8 +109,8 @@ def _loop(report: dict) -> list[str]:
         "over its whole time, the step's window as long as the loop run before it), NumPy's BLAS on",
         "one thread (on a busy 2-core machine two OpenBLAS threads wait on each other; see `benchmarks/loop.py`),",
         "measured by `python -m benchmarks loop` in a process of its own: the same measurement as run alone.",
-        f"At least {PAIRS} pairs, and more while the median's interval (order statistics, at least {CONFIDENCE:.0%}) "
-        f"holds {TARGET}, up to {MAX_PAIRS}: a row whose interval still holds {TARGET} then is as near the target as",
+        f"At least {fewest} pairs, and more while the median's interval (order statistics, at least {level:.0%}) "
+        f"holds {target}, up to {most}: a row whose interval still holds {target} then is as near the target as",
         "this machine can tell.",
         "",
     ]

@@ -397,7 +397,7 @@ def test_the_median_interval_is_the_order_statistics_binomial_odds_give():
     """Nine ratios: the 2nd and 8th smallest, 96.1%; 27: the 8th and 20th, 98.1%; five have none at 95%.
     Drawn 20,000 times from a skewed law, the nine-value interval holds the true median 96% of the time;
     the 3rd and 7th (the negative control) hold it only 82% of the time."""
-    from benchmarks.loop import median_interval
+    from benchmarks.analysis import median_interval
 
     assert median_interval(range(1, 10)) == pytest.approx((2, 8, 1 - 2 * 10 / 512))
     assert median_interval(range(27, 0, -1)) == pytest.approx((8, 20, 0.98084), abs=1e-5)
@@ -521,6 +521,14 @@ def test_cli_refuses_nonpositive_seconds():
 def test_the_loop_command_refuses_nonsense(argv, message):
     with pytest.raises(SystemExit, match=message):
         bench_cli.main(["loop", *argv])
+
+
+@pytest.mark.parametrize("command, option", [("loop", "--max-pairs"), ("report", "--no-progress")])
+def test_each_command_prints_its_help(command, option, capsys):
+    """argparse formats each help string with %: a bare "95%" in one broke ``loop --help`` with a TypeError."""
+    with pytest.raises(SystemExit) as exc:
+        bench_cli.main([command, "--help"])
+    assert exc.value.code == 0 and option in capsys.readouterr().out
 
 
 def test_a_failing_loop_process_raises():
