@@ -292,9 +292,11 @@ def median_interval(values, level: float = 0.95) -> tuple[float, float, float] |
     :math:`x_{(2)}..x_{(8)}` (96.1%), 27 give :math:`x_{(8)}..x_{(20)}` (98.1%); under six there is
     none at 95% (even the min and max of five miss the median 1 time in 16), hence None.
     """
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie strictly between 0 and 1, got {level}")
     x, n = sorted(values), len(values)
-    tail, k = 0, 0  # tail = sum of C(n, j) for j < k: exact integers
-    while 2 * (tail + math.comb(n, k)) <= (1 - level) * 2**n:
+    tail, k = 0, 0  # tail = sum of C(n, j) for j < k: exact integers, divided by 2^n only to compare
+    while k <= n // 2 and (tail + math.comb(n, k)) / 2**n <= (1 - level) / 2:
         tail += math.comb(n, k)
         k += 1
     return None if k == 0 else (float(x[k - 1]), float(x[n - k]), 1 - 2 * tail / 2**n)

@@ -86,12 +86,15 @@ def loop_table(rows: list[dict]) -> list[str]:
         within = (
             "too few pairs"
             if interval is None
-            else f"{interval[0]:.3f}-{interval[1]:.3f} ({r['interval_coverage']:.0%})"
+            else f"{interval[0]:.3f}-{interval[1]:.3f} ({r['interval_coverage']:.1%})"
         )
+        met = "yes" if r["met"] else "**no**"
+        if interval is not None and not r.get("decided", True):
+            met += ", too near to tell"  # the interval still holds the target after every pair allowed
         lines.append(
             f"| {r['implementation']} | {r['model']} | {_rate(r['train_step_steps_per_second'])} | "
             f"{_rate(r['train_steps_per_second'])} | {r['ratio']:.3f} | {within} | "
-            f"{r['ratio_min']:.2f}-{r['ratio_max']:.2f} ({r['pairs']}) | {'yes' if r['met'] else '**no**'} |"
+            f"{r['ratio_min']:.2f}-{r['ratio_max']:.2f} ({r['pairs']}) | {met} |"
         )
     return lines
 
@@ -100,7 +103,6 @@ def _loop(report: dict) -> list[str]:
     rows = report.get("loop", [])
     if not rows:
         return []
-    (fewest, most), level, target = rows[0]["pairs_allowed"], rows[0]["interval_level"], rows[0]["required"]
     lines = [
         "## Does `train` run at the speed of its own step? (batch 100, CPU)",
         "",
@@ -109,12 +111,22 @@ def _loop(report: dict) -> list[str]:
         "over its whole time, the step's window as long as the loop run before it), NumPy's BLAS on",
         "one thread (on a busy 2-core machine two OpenBLAS threads wait on each other; see `benchmarks/loop.py`),",
         "measured by `python -m benchmarks loop` in a process of its own: the same measurement as run alone.",
-        f"At least {fewest} pairs, and more while the median's interval (order statistics, at least {level:.0%}) "
-        f"holds {target}, up to {most}: a row whose interval still holds {target} then is as near the target as",
-        "this machine can tell.",
+        *_pairs_rule(rows[0]),
         "",
     ]
     return [*lines, *loop_table(rows), ""]
+
+
+def _pairs_rule(row: dict) -> list[str]:
+    """How many pairs the rows took, in words (rows written before the rule existed have no such keys)."""
+    if "pairs_allowed" not in row:
+        return []
+    (fewest, most), level, target = row["pairs_allowed"], row["interval_level"], row["required"]
+    return [
+        f"At least {fewest} pairs, and more while the median's interval (order statistics, {level:.0%} at each look)",
+        f"holds {target}, up to {most}; a row whose interval still holds {target} then is too near the target for",
+        "this machine to tell.",
+    ]
 
 
 def _accuracy(report: dict) -> list[str]:

@@ -273,6 +273,7 @@ def test_report_writes_json_markdown_and_plots(report_run):
     [row] = data["loop"]
     assert (row["implementation"], row["model"], row["pairs"], row["loop_steps"]) == ("scratch", "linear", 1, 220)
     assert row["ratio_min"] <= row["ratio"] <= row["ratio_max"] and row["train_steps_per_second"] > 0
+    assert "up to 1; a row whose" in md and "| too few pairs |" in md  # the rule as the rows record it
 
 
 def _efficiencies(obj, path=""):
@@ -402,12 +403,37 @@ def test_the_median_interval_is_the_order_statistics_binomial_odds_give():
     assert median_interval(range(1, 10)) == pytest.approx((2, 8, 1 - 2 * 10 / 512))
     assert median_interval(range(27, 0, -1)) == pytest.approx((8, 20, 0.98084), abs=1e-5)
     assert median_interval(range(5)) is None and median_interval(range(6))[:2] == (0, 5)
+    assert median_interval(range(2000), 0.99)[:2] == (941, 1058)  # 2^2000 is past a float: exact integers
+    with pytest.raises(ValueError, match="level must lie strictly between 0 and 1"):
+        median_interval(range(9), 95)
     rng = np.random.default_rng(0)
     draws = np.sort(rng.exponential(size=(20_000, 9)), axis=1)
     median = np.log(2)  # the exponential law's median
     held = [low <= median <= high for low, high, _ in map(median_interval, draws)]
     assert np.mean(held) == pytest.approx(0.961, abs=0.006)
     assert np.mean((draws[:, 2] <= median) & (median <= draws[:, 6])) == pytest.approx(0.820, abs=0.01)
+
+
+def test_the_pair_rule_calls_a_row_at_the_target_wrongly_under_5_percent():
+    """The interval is looked at after each pair from 9 to 45. For a loop whose true median is exactly 0.9,
+    a row should end with an interval leaving 0.9 out under 5% of the time: at 99% a look, 3.4% (4,000
+    simulated rows, standard error 0.3%). The negative control, 95% a look, calls such a row 15% of the time."""
+    from benchmarks import loop
+
+    rng = np.random.default_rng(1)
+
+    def wrongly_called(level: float) -> float:
+        called = 0
+        for _ in range(4000):
+            ratios = list(loop.TARGET + rng.normal(0, 0.05, loop.MAX_PAIRS))  # median exactly at the target
+            n = loop.PAIRS
+            while n < loop.MAX_PAIRS and loop.more_pairs_due(ratios[:n], loop.PAIRS, level):
+                n += 1
+            called += not loop.more_pairs_due(ratios[:n], 0, level)
+        return called / 4000
+
+    assert wrongly_called(loop.CONFIDENCE) < 0.05
+    assert wrongly_called(0.95) > 0.10
 
 
 def test_pairs_are_added_while_the_median_interval_holds_the_target(monkeypatch, mnist):
@@ -424,8 +450,13 @@ def test_pairs_are_added_while_the_median_interval_holds_the_target(monkeypatch,
         [row] = loop.loop_rows(mnist, implementations=("scratch",), models=("linear",), steps=550, max_pairs=15)
         assert row["pairs"] == len(row["ratios"]) == taken
         low, high = row["ratio_interval"]
-        assert (low <= loop.TARGET <= high) == (taken == 15) and row["interval_coverage"] >= 0.95
-    assert "| 1.100 | 1.100-1.120 (96%) | 1.10-1.12 (9) | yes |" in loop_table([row])[2]
+        assert (low <= loop.TARGET <= high) == (taken == 15) == (not row["decided"])
+        assert row["interval_coverage"] >= loop.CONFIDENCE
+        if taken == 15:
+            assert "| 0.85-0.95 (15) | **no**, too near to tell |" in loop_table([row])[2]
+    assert "| 1.100 | 1.100-1.120 (99.6%) | 1.10-1.12 (9) | yes |" in loop_table([row])[2]
+    with pytest.raises(ValueError, match=r"max_pairs \(3\) must be at least pairs \(9\)"):
+        loop.loop_rows(mnist, implementations=("scratch",), models=("linear",), max_pairs=3)
 
 
 def test_the_step_rate_counts_the_slow_calls_as_the_loop_does(monkeypatch):
