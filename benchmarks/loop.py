@@ -26,14 +26,12 @@ The target: ``train`` at least 90% of ``train_step``. A shared VM's speed drifts
 and a second program on a 2-core machine takes half of it, so the two are measured in *centred pairs*:
 step, loop, step, loop, ..., step. Each loop run is divided by the mean of the step rates just before
 and just after it, so a drift that is steady over a few seconds cancels; the row reports the median of
-the ratios, their spread (min, max) and a 95% interval for the median
-(:func:`benchmarks.analysis.median_interval`).
+the ratios, their spread (min, max) and an interval for the median, from the ratios' order statistics
+(:func:`benchmarks.analysis.median_interval`, at :data:`CONFIDENCE` each time it is looked at).
 
 How many pairs: at least :data:`PAIRS`, then more, one at a time, while that interval still holds the
 target, up to :data:`MAX_PAIRS`. A row far from 0.9 is decided by its first nine pairs; one near it
-(scratch's linear loop runs at about 0.92 of its step, and its pair ratios spread 0.78-1.11 on a shared Xeon
-VM) gets the pairs it takes for its median to be read to about a point, or says that it could not be
-("too near to tell"). The interval is looked at after every pair, up to 37 times, and each look is a
+(scratch's linear loop, about 0.92 of its step) gets the pairs it takes, or says "too near to tell". The interval is looked at after every pair, up to 37 times, and each look is a
 chance to call a row wrongly: at 95% a look, a row whose true median is exactly 0.9 would end with an
 interval leaving 0.9 out 15% of the time; at :data:`CONFIDENCE` (99%) a look, 3.4% (signs simulated,
 ``test_the_pair_rule_calls_a_row_at_the_target_wrongly_under_5_percent``). Neighbouring ratios share a
@@ -77,6 +75,7 @@ from .workloads import INIT_STD, LEARNING_RATE, Case
 
 __all__ = [
     "BATCH_SIZE",
+    "CONFIDENCE",
     "LOOP_SECONDS",
     "MAX_PAIRS",
     "MIN_EPOCHS",
@@ -184,8 +183,8 @@ def loop_rows(
         ]
 
 
-def _rows(impl: str, models, data: Datasets, pairs, steps_given: int | None, step_seconds: float) -> list[dict]:
-    fewest, most = pairs
+def _rows(impl: str, models, data: Datasets, allowed, steps_given: int | None, step_seconds: float) -> list[dict]:
+    fewest, most = allowed  # pairs per row, at least and at most
     rows = []
     for model in models:
         w = build(Case("train_step", impl, model, BATCH_SIZE), data)
