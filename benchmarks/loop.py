@@ -31,11 +31,11 @@ the ratios, their spread (min, max) and an interval for the median, from the rat
 
 How many pairs: at least :data:`PAIRS`, then more, one at a time, while that interval still holds the
 target, up to :data:`MAX_PAIRS`. A row far from 0.9 is decided by its first nine pairs; one near it
-(scratch's linear loop, about 0.92 of its step) gets the pairs it takes, or says "too near to tell". The interval is looked at after every pair, up to 37 times, and each look is a
-chance to call a row wrongly: at 95% a look, a row whose true median is exactly 0.9 would end with an
-interval leaving 0.9 out 15% of the time; at :data:`CONFIDENCE` (99%) a look, 3.4% (signs simulated,
-``test_the_pair_rule_calls_a_row_at_the_target_wrongly_under_5_percent``). Neighbouring ratios share a
-step window, so they are not quite independent, which the binomial law assumes.
+(scratch's linear loop, about 0.92 of its step) gets the pairs it takes, or says "too near to tell".
+It is looked at after every pair, up to 37 times, each look a chance to call a row wrongly: at 95% a
+look, a row whose true median is exactly 0.9 would end with an interval leaving 0.9 out 15% of the time;
+at :data:`CONFIDENCE` (99%) a look, 3.4% (``test_the_pair_rule_calls_a_row_at_the_target_wrongly_under_5_percent``).
+Neighbouring ratios share a step window: not quite independent, as the binomial law assumes.
 
 Where the difference goes, for scratch: :func:`loop_parts` (``python -m benchmarks loop --parts``) times,
 inside one real ``train`` run, each thing its loop does that the ``train_step`` case does not: the epoch's
@@ -153,9 +153,10 @@ def step_rate(w: workloads.Workload, seconds: float) -> float:
 
 def more_pairs_due(ratios: list[float], pairs: int = PAIRS, level: float = CONFIDENCE) -> bool:
     """Fewer than ``pairs`` ratios so far, or the median's interval at ``level`` still holds :data:`TARGET`."""
-    if len(ratios) < pairs:
-        return True
-    interval = median_interval(ratios, level)
+    return len(ratios) < pairs or _holds_target(median_interval(ratios, level))
+
+
+def _holds_target(interval) -> bool:  # no interval yet (too few ratios) holds everything
     return interval is None or interval[0] <= TARGET <= interval[1]
 
 
@@ -213,7 +214,7 @@ def _rows(impl: str, models, data: Datasets, allowed, steps_given: int | None, s
                 "ratios": ratios,
                 "required": TARGET,
                 "met": bool(ratio >= TARGET),
-                "decided": not more_pairs_due(ratios, 0),  # the interval leaves the target out
+                "decided": not _holds_target(interval),  # the interval leaves the target out
                 "pairs_allowed": [fewest, most],  # at least, at most: more while the interval holds the target
                 "interval_level": CONFIDENCE,
             }
